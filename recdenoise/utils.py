@@ -1,0 +1,115 @@
+"""Small shared helpers: seeding, atomic file writes, device resolution."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+import numpy as np
+import torch
+
+from .errors import ConfigError
+
+__all__ = [
+    "seed_everything",
+    "resolve_device",
+    "atomic_write",
+    "atomic_write_text",
+    "atomic_write_json",
+    "sha256_file",
+]
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch, and return a fresh CPU ``torch.Generator`` seeded with ``seed``.
+
+    Library components never rely on the global RNG for their own sampling: they take a
+    ``generator`` or ``seed`` argument. Seeding the globals only makes third-party code
+    (e.g. ``nn.init``) repeatable too.
+    """
+    if not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    gen = torch.Generator()
+    gen.manual_seed(seed)
+    return gen
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """Turn ``"auto"``/``None``/``"cpu"``/``"cuda[:n]"`` into a ``torch.device``.
+
+    ``"auto"`` picks CUDA when available. Asking for CUDA without it is a :class:`ConfigError`.
+    """
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigError(f"device={device!r} is not a torch device; use 'cpu', 'cuda', 'cuda:0' or 'auto'") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={device!r} was requested but CUDA is not available; use --device cpu")
+    return dev
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
+    """Write ``path`` atomically: write a temporary file in the same folder, fsync, then rename.
+
+    A crash (or SIGKILL) at any moment leaves either the old file or the new one, never a
+    half-written file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Atomically replace ``path`` with ``text``."""
+    with atomic_write(path) as fh:
+        fh.write(text)
+
+
+def atomic_write_json(path: str | Path, obj: Any, indent: int = 2) -> None:
+    """Atomically replace ``path`` with ``obj`` as JSON (non-JSON types go through ``str``)."""
+    atomic_write_text(path, json.dumps(obj, indent=indent, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, torch.Tensor):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    return str(obj)
+
+
+def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
+    """Hex sha256 of a file, streamed in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(chunk_size), b""):
+            h.update(chunk)
+    return h.hexdigest()
