@@ -11,6 +11,7 @@ operations on users-as-rows CSR arrays that live on the evaluation device.
 from __future__ import annotations
 
 import logging
+import numbers
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -112,9 +113,9 @@ class Evaluator:
     ) -> None:
         self.ks = check_ks(ks)
         self.metrics = check_metrics(metrics)
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0):
+        if batch_size is not None and not _is_positive_int(batch_size):
             raise ConfigError(f"batch_size must be a positive integer or None, got batch_size={batch_size!r}")
-        if isinstance(max_batch_bytes, bool) or not isinstance(max_batch_bytes, int) or max_batch_bytes <= 0:
+        if not _is_positive_int(max_batch_bytes):
             raise ConfigError(f"max_batch_bytes must be a positive integer, got max_batch_bytes={max_batch_bytes!r}")
         self.batch_size = batch_size
         self.max_batch_bytes = max_batch_bytes
@@ -159,9 +160,7 @@ class Evaluator:
         """
         exclude = (exclude,) if isinstance(exclude, Interactions) else tuple(exclude)
         _check_inputs(targets, exclude)
-        if return_topk is not None and (
-            isinstance(return_topk, bool) or not isinstance(return_topk, int) or return_topk <= 0
-        ):
+        if return_topk is not None and not _is_positive_int(return_topk):
             raise ConfigError(f"return_topk must be a positive integer or None, got return_topk={return_topk!r}")
         num_items = targets.num_items
         depth = max(self.ks[-1], return_topk or 0)
@@ -214,12 +213,15 @@ class Evaluator:
             accumulator.update(hits, num_targets)
             if return_per_user:
                 values = per_user_metrics(hits, num_targets, self.ks, self.metrics)
-                per_user_parts.append(torch.stack([num_targets.double()] + [v.double() for v in values.values()]).cpu())
+                columns = [num_targets, *values.values()]
+                per_user_parts.append(torch.stack([c.cpu().double() for c in columns]))
             if return_topk:
                 topk_parts.append((users.cpu(), top_items[:, :return_topk].cpu(), top_scores[:, :return_topk].cpu()))
 
         if (n := int(nan_users)) > 0:
-            logger.warning("scorer returned NaN scores for %d of %d users; their rankings are arbitrary", n, len(eval_users))
+            logger.warning(
+                "scorer returned NaN scores for %d of %d users; their rankings are arbitrary", n, len(eval_users)
+            )
         return EvalResult(
             metrics=accumulator.compute(),
             num_users=accumulator.num_users,
@@ -250,7 +252,8 @@ class Evaluator:
 
 def embedding_scorer(user_emb: Tensor, item_emb: Tensor, targets: Interactions, device: torch.device) -> Scorer:
     """A scorer ``users -> user_emb[users] @ item_emb.T`` with both tables moved to ``device`` once."""
-    for name, emb, n, what in (("user_emb", user_emb, targets.num_users, "U"), ("item_emb", item_emb, targets.num_items, "I")):
+    tables = (("user_emb", user_emb, targets.num_users, "U"), ("item_emb", item_emb, targets.num_items, "I"))
+    for name, emb, n, what in tables:
         if not isinstance(emb, Tensor) or emb.dim() != 2 or emb.shape[0] != n:
             shape = list(emb.shape) if isinstance(emb, Tensor) else type(emb).__name__
             raise ConfigError(f"{name} must be a [{what}={n}, D] tensor for the targets' id space, got {shape}")
@@ -304,6 +307,10 @@ def evaluate_embeddings(
 
 
 # --------------------------------------------------------------------------- helpers
+def _is_positive_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
+
+
 def _check_inputs(targets: Interactions, exclude: tuple[Interactions, ...]) -> None:
     if not isinstance(targets, Interactions):
         raise ConfigError(f"targets must be an Interactions table, got {type(targets).__name__}")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 from typing import Callable, Iterable, Sequence
 
 import torch
@@ -175,8 +176,9 @@ def check_ks(ks: Iterable[int]) -> tuple[int, ...]:
         ks_t = tuple(ks)
     except TypeError:
         raise ConfigError(f"ks must be a collection of positive integers, e.g. (10, 20), got ks={ks!r}") from None
-    if not ks_t or any(isinstance(k, bool) or not isinstance(k, int) or k <= 0 for k in ks_t):
+    if not ks_t or any(isinstance(k, bool) or not isinstance(k, numbers.Integral) or k <= 0 for k in ks_t):
         raise ConfigError(f"ks must be a non-empty collection of positive integers, e.g. (10, 20), got ks={ks!r}")
+    ks_t = tuple(int(k) for k in ks_t)
     if len(set(ks_t)) != len(ks_t):
         raise ConfigError(f"ks must not repeat a cut-off, got ks={ks!r}")
     return tuple(sorted(ks_t))

@@ -1,0 +1,182 @@
+"""Durable answer cache: an append-only JSONL log keyed by the sha256 of the canonical request.
+
+One line per *completed* answer, written with a single ``write`` on an ``O_APPEND``
+descriptor, then ``fsync``-ed. A job killed at any moment (SIGKILL included) therefore
+leaves every answer it had received on disk, plus at most one torn last line, which
+:class:`JsonlCache` drops (and truncates away) when it opens the file. A restarted job looks
+every request up here first, so no completed answer is requested twice and none is lost.
+
+Why JSONL rather than sqlite: the access pattern is "append one small record, never
+update" from a single writer, which an fsynced append log does with one syscall pair and no
+journal; the file is human-readable (``grep``/``jq`` show what a model answered and what it
+cost), diff-able between runs, and trivially merged or pruned by hand. sqlite would buy
+concurrent writers and random updates, neither of which this job needs; one writer per
+file is enforced with an advisory ``flock`` instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+
+from ..errors import DataError, LLMError
+
+try:  # POSIX only; elsewhere we simply do not lock.
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["JsonlCache", "canonical_json", "sha256_text", "request_fingerprint", "encode_vector", "decode_vector"]
+
+log = logging.getLogger(__name__)
+
+
+def canonical_json(obj: Any) -> str:
+    """Deterministic JSON: sorted keys, no whitespace, UTF-8 kept (the basis of every cache key)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256_text(text: str) -> str:
+    """Hex sha256 of a UTF-8 string."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def request_fingerprint(body: dict) -> str:
+    """sha256 of a request body as sent over HTTP (the mock server counts requests by it)."""
+    return sha256_text(canonical_json(body))
+
+
+def encode_vector(vec: np.ndarray) -> str:
+    """``float32 [D]`` -> base64 text (compact and exact, for JSONL records)."""
+    return base64.b64encode(np.asarray(vec, dtype="<f4").tobytes()).decode("ascii")
+
+
+def decode_vector(text: str) -> np.ndarray:
+    """Inverse of :func:`encode_vector`."""
+    return np.frombuffer(base64.b64decode(text), dtype="<f4").astype(np.float32)
+
+
+class JsonlCache:
+    """Append-only, fsynced JSONL key -> record store (see the module docstring for why).
+
+    Args:
+        path: the log file; created (with its folder) if missing.
+        fsync: fsync after every append (default). Turn off only for throw-away caches.
+
+    Every line is ``{"key": <hex>, ...record}``. Loading keeps the last record per key,
+    ignores a torn last line (a crash mid-write) and truncates it so later appends start on
+    a fresh line; a malformed line anywhere else is a :class:`DataError` naming the line.
+    """
+
+    def __init__(self, path: str | Path, fsync: bool = True):
+        self.path = Path(path)
+        self.fsync = fsync
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            self._lock()
+            self._records: dict[str, dict] = {}
+            self._load()
+        except BaseException:
+            os.close(self._fd)
+            raise
+
+    # ------------------------------------------------------------------ open
+    def _lock(self) -> None:
+        if fcntl is None:
+            return
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise LLMError(
+                f"{self.path}: the cache is in use by another process; wait for that job to finish "
+                "or give this one a different output folder"
+            ) from exc
+
+    def _load(self) -> None:
+        with open(self.path, "rb") as fh:
+            data = fh.read()
+        if not data:
+            return
+        end = data.rfind(b"\n") + 1  # everything after the last newline is a torn write
+        if end < len(data):
+            log.warning(
+                "%s: ignoring a torn last line (%d bytes) left by an interrupted write", self.path, len(data) - end
+            )
+            os.ftruncate(self._fd, end)
+            os.fsync(self._fd)
+        for lineno, line in enumerate(data[:end].split(b"\n")[:-1], start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                key = rec["key"]
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+                raise DataError(
+                    f"malformed cache record ({exc}); delete this line (its answer will be requested again)",
+                    path=self.path,
+                    line=lineno,
+                ) from exc
+            self._records[key] = rec
+
+    # ---------------------------------------------------------------- access
+    def get(self, key: str) -> dict | None:
+        """The record stored under ``key``, or ``None``."""
+        return self._records.get(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._records
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._records)
+
+    def put(self, key: str, record: dict) -> dict:
+        """Append one record durably (written and fsynced before this returns)."""
+        return self.put_many([(key, record)])[0]
+
+    def put_many(self, items: Iterable[tuple[str, dict]]) -> list[dict]:
+        """Append several records with one write and one fsync (each still its own line)."""
+        recs = [{"key": key, **record} for key, record in items]
+        if not recs:
+            return []
+        payload = "".join(canonical_json(r) + "\n" for r in recs).encode("utf-8")
+        view = memoryview(payload)
+        while view:  # os.write may write less than asked for; O_APPEND keeps each chunk at the end
+            view = view[os.write(self._fd, view) :]
+        if self.fsync:
+            os.fsync(self._fd)
+        for r in recs:
+            self._records[r["key"]] = r
+        return recs
+
+    # ----------------------------------------------------------------- close
+    def close(self) -> None:
+        """Release the lock and the file descriptor (idempotent)."""
+        if self._fd >= 0:
+            os.close(self._fd)  # closing the descriptor also drops the flock
+            self._fd = -1
+
+    def __enter__(self) -> "JsonlCache":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # best effort; explicit close() is the contract
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        return f"JsonlCache(path={str(self.path)!r}, records={len(self._records)})"
