@@ -60,12 +60,16 @@ def dedupe(
     where = f"{source}: " if source is not None else ""
     rule = f"the latest by {timestamp_col!r}" if timestamp_col is not None else "the last row"
     warnings.warn(
-        f"{where}{len(df) - len(kept)} duplicate (user, item) rows dropped (e.g. user {example[user_col]!r}, "
-        f"item {example[item_col]!r}); kept {rule} of each pair",
+        f"{where}{len(df) - len(kept)} duplicate (user, item) rows dropped (e.g. user {_show(example[user_col])}, "
+        f"item {_show(example[item_col])}); kept {rule} of each pair",
         DuplicateInteractionsWarning,
         stacklevel=2,
     )
     return kept
+
+
+def _show(value: object) -> str:
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def to_implicit(interactions: Interactions, threshold: float | None) -> Interactions:
@@ -119,7 +123,9 @@ def k_core(interactions: Interactions, user_k: int, item_k: int | None = None) -
         if new_keep.sum() == keep.sum():
             break
         keep = new_keep
-    logger.debug("k-core(%d, %d): %d -> %d interactions in %d rounds", user_k, item_k, len(interactions), keep.sum(), rounds)
+    logger.debug(
+        "k-core(%d, %d): %d -> %d interactions in %d rounds", user_k, item_k, len(interactions), keep.sum(), rounds
+    )
     return compact(interactions.subset(keep))
 
 

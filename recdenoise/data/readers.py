@@ -93,6 +93,11 @@ _SEP_CANDIDATES = ("\t", ",", "::", "|", ";", " ")
 _UNIT_SEP = "\x1f"  # stands in for multi-character separators: the C engine takes one character
 
 
+def _show(value: object) -> str:
+    """``repr`` of a value with numpy scalars shown as plain Python values."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def _sep_name(sep: str) -> str:
     return _SEP_NAMES.get(sep, repr(sep))
 
@@ -266,14 +271,14 @@ def _read_delimited(
                 lineno, _ = _row_line(path, row, header, encoding)
                 guess = _guess_separator(str(values.iloc[row]), 2, sep)
                 hint = f"; is the separator {guess!r}?" if guess else ""
-                raise DataError(f"{col} value {values.iloc[row]!r} is not a number{hint}", path, lineno)
+                raise DataError(f"{col} value {_show(values.iloc[row])} is not a number{hint}", path, lineno)
             values = converted
         if col in integer:
             frac = values.notna().to_numpy() & (values.to_numpy(dtype=float, na_value=0.0) % 1 != 0)
             if frac.any():
                 row = int(np.flatnonzero(frac)[0])
                 lineno, _ = _row_line(path, row, header, encoding)
-                raise DataError(f"{col} value {values.iloc[row]!r} is not an integer", path, lineno)
+                raise DataError(f"{col} value {_show(values.iloc[row])} is not an integer", path, lineno)
             values = values.astype(np.int64) if values.notna().all() else values.astype("Int64")
         else:
             values = values.astype(np.float64)
@@ -330,8 +335,8 @@ def _map_into(df: pd.DataFrame, x: Interactions, path: Path, data_file: str) -> 
             row = int(np.flatnonzero(bad)[0])
             lineno, _ = _row_line(path, row, False, "utf-8")
             raise DataError(
-                f"{col} id {df[col].iloc[row]!r} does not occur in {data_file}: this split file does not belong to "
-                "the data (re-extract the dataset)",
+                f"{col} id {_show(df[col].iloc[row])} does not occur in {data_file}: this split file does not "
+                "belong to the data (re-extract the dataset)",
                 path,
                 lineno,
             )
@@ -360,8 +365,9 @@ _RATING_COLUMNS = ["user", "item", "rating", "timestamp"]
 
 def _read_ratings(path: Path, sep: str, fmt: str, encoding: str = "utf-8") -> pd.DataFrame:
     df = _read_delimited(
-        path, sep, _RATING_COLUMNS, integer=["user", "item", "timestamp"], numeric=["rating"], encoding=encoding, fmt=fmt
-    )
+        path, sep, _RATING_COLUMNS, integer=["user", "item", "timestamp"], numeric=["rating"],
+        encoding=encoding, fmt=fmt,
+    )  # fmt: skip
     return dedupe(df, "user", "item", "timestamp", source=path)
 
 
@@ -398,7 +404,8 @@ def read_movielens_100k(folder: str | Path, *, fold: str | None = None, name: st
         flags = items[list(_ML100K_GENRES)].to_numpy() == 1
         genre_names = np.array(_ML100K_GENRES, dtype=object)
         items["genres"] = ["|".join(genre_names[row]) for row in flags]
-        items["year"] = pd.to_datetime(items["release_date"], format="%d-%b-%Y", errors="coerce").dt.year.astype("Int64")
+        released = pd.to_datetime(items["release_date"], format="%d-%b-%Y", errors="coerce")
+        items["year"] = released.dt.year.astype("Int64")
         item_info = (items[["item_id", "title", "year", "genres", "release_date", "imdb_url"]], item_path)
         files.append(item_path)
     else:
@@ -474,8 +481,9 @@ def read_movielens_1m(folder: str | Path, *, name: str = "ml-1m", fallback_to_sp
         files.append(movie_path)
     if (user_path := folder / "users.dat").is_file():
         users = _read_delimited(
-            user_path, "::", ["user_id", "gender", "age", "occupation", "zip"], integer=["user_id", "age", "occupation"],
-            text=["gender", "zip"], encoding="latin-1", fmt="UserID::Gender::Age::Occupation::Zip",
+            user_path, "::", ["user_id", "gender", "age", "occupation", "zip"],
+            integer=["user_id", "age", "occupation"], text=["gender", "zip"], encoding="latin-1",
+            fmt="UserID::Gender::Age::Occupation::Zip",
         )  # fmt: skip
         occupation = users["occupation"].to_numpy()
         names = np.array(_ML1M_OCCUPATIONS, dtype=object)
@@ -597,7 +605,8 @@ def _lightgcn_token_error(path: Path, lines: list[str]) -> DataError:
                     if sep in token:
                         hint = f"; is the separator {sep!r}? this format is whitespace-separated"
                         break
-                return DataError(f"token {token!r} is not a non-negative integer id{hint} ({_LIGHTGCN_FMT})", path, lineno)
+                msg = f"token {token!r} is not a non-negative integer id{hint} ({_LIGHTGCN_FMT})"
+                return DataError(msg, path, lineno)
     return DataError(f"cannot parse the file as {_LIGHTGCN_FMT}", path)
 
 
@@ -642,7 +651,8 @@ def _read_json_lists(path: Path) -> _Part:
     try:
         obj = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise DataError(f"invalid JSON ({exc.msg}, column {exc.colno}); re-download the file", path, exc.lineno) from exc
+        msg = f"invalid JSON ({exc.msg}, column {exc.colno}); re-download the file"
+        raise DataError(msg, path, exc.lineno) from exc
     if not isinstance(obj, dict):
         raise DataError(f'expected a JSON object {{"user": [item, ...]}}, found a {type(obj).__name__}', path)
     keys = list(obj)
@@ -652,7 +662,8 @@ def _read_json_lists(path: Path) -> _Part:
     values = list(obj.values())
     bad_value = next((k for k, v in zip(keys, values) if not isinstance(v, list)), None)
     if bad_value is not None:
-        raise DataError(f"the value of user key {bad_value!r} is a {type(obj[bad_value]).__name__}, expected a list", path)
+        kind = type(obj[bad_value]).__name__
+        raise DataError(f"the value of user key {bad_value!r} is a {kind}, expected a list", path)
     flat = list(chain.from_iterable(values))
     bad_item = next((i for i in flat if type(i) is not int or i < 0), None)
     if bad_item is not None:
@@ -816,7 +827,8 @@ def read_table(
             encoding=encoding, fmt=f"{_sep_name(sep)}-separated with columns {columns}",
         )  # fmt: skip
         lines_known = True
-    df = df[columns].rename(columns={user_col: "user", item_col: "item", rating_col: "rating", timestamp_col: "timestamp"})
+    renames = {user_col: "user", item_col: "item", rating_col: "rating", timestamp_col: "timestamp"}
+    df = df[columns].rename(columns=renames)
     if timestamp_col is not None:
         df["timestamp"] = _to_unix_seconds(df["timestamp"], path, names is None, encoding, lines_known)
     df = dedupe(df, "user", "item", "timestamp" if timestamp_col else None, source=path)
@@ -854,11 +866,13 @@ def _to_unix_seconds(values: pd.Series, path: Path, header: bool, encoding: str,
     if numbers.notna().all():
         return numbers.astype(np.int64)
     parsed = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
-    if parsed.isna().any():
-        row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
+    neither = (parsed.isna() & numbers.isna()).to_numpy()
+    if neither.any() or parsed.isna().any():
+        row = int(np.flatnonzero(neither if neither.any() else parsed.isna().to_numpy())[0])
         line = _row_line(path, row, header, encoding)[0] if lines_known else None
         where = "" if lines_known else f"row {row}: "
-        raise DataError(f"{where}timestamp {values.iloc[row]!r} is neither a number nor a date", path, line)
+        problem = "is neither a number nor a date" if neither.any() else "is a number but other rows hold dates"
+        raise DataError(f"{where}timestamp {_show(values.iloc[row])} {problem}", path, line)
     return _epoch_seconds(parsed)
 
 

@@ -116,17 +116,20 @@ def make_synthetic(
     num_genres = min(dim, len(_GENRES))
     top2 = np.argsort(-item_factors[:, :num_genres], axis=1)[:, :2]  # genres follow the dominant factors
     genre_names = np.array(_GENRES[:num_genres], dtype=object)
+    genres = genre_names[top2[:, 0]]
+    if num_genres > 1:
+        genres = genres + "|" + genre_names[top2[:, 1]]
+    adjectives = rng.integers(0, len(_ADJECTIVES), num_items)
+    nouns = rng.integers(0, len(_NOUNS), num_items)
     item_info = pd.DataFrame(
         {
             "item_id": np.arange(num_items),
             "title": [
                 f"The {_ADJECTIVES[a]} {_NOUNS[b]} {i}"
-                for i, a, b in zip(
-                    range(num_items), rng.integers(0, len(_ADJECTIVES), num_items), rng.integers(0, len(_NOUNS), num_items)
-                )
+                for i, (a, b) in enumerate(zip(adjectives, nouns))
             ],
             "year": rng.integers(1950, 2021, num_items),
-            "genres": genre_names[top2[:, 0]] + "|" + genre_names[top2[:, 1]] if num_genres > 1 else genre_names[top2[:, 0]],
+            "genres": genres,
         }
     )
     x = Interactions(

@@ -1,9 +1,11 @@
 """Durable answer cache: an append-only JSONL log keyed by the sha256 of the canonical request.
 
 One line per *completed* answer, written with a single ``write`` on an ``O_APPEND``
-descriptor, then ``fsync``-ed. A job killed at any moment (SIGKILL included) therefore
-leaves every answer it had received on disk, plus at most one torn last line, which
-:class:`JsonlCache` drops (and truncates away) when it opens the file. A restarted job looks
+descriptor, then ``fsync``-ed before the writer moves on (:meth:`JsonlCache.aput` shares
+one fsync between answers that complete together, off the event loop). A job killed at
+any moment (SIGKILL included) therefore leaves every answer it had received on disk, plus
+at most one torn last line, which :class:`JsonlCache` drops (and truncates away) when it
+opens the file. A restarted job looks
 every request up here first, so no completed answer is requested twice and none is lost.
 
 Why JSONL rather than sqlite: the access pattern is "append one small record, never
@@ -16,6 +18,7 @@ file is enforced with an advisory ``flock`` instead.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -80,6 +83,8 @@ class JsonlCache:
         self.fsync = fsync
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        self._written = self._synced = 0  # append generations written / known fsynced
+        self._fsync_task: asyncio.Future | None = None
         try:
             self._lock()
             self._records: dict[str, dict] = {}
@@ -126,6 +131,20 @@ class JsonlCache:
                 ) from exc
             self._records[key] = rec
 
+    @staticmethod
+    def read_keys(path: str | Path) -> set[str]:
+        """Keys of the complete records in ``path`` without locking or repairing it (for dry runs)."""
+        path = Path(path)
+        if not path.exists():
+            return set()
+        keys = set()
+        for line in path.read_bytes().split(b"\n")[:-1]:
+            try:
+                keys.add(json.loads(line)["key"])
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+                continue
+        return keys
+
     # ---------------------------------------------------------------- access
     def get(self, key: str) -> dict | None:
         """The record stored under ``key``, or ``None``."""
@@ -146,6 +165,37 @@ class JsonlCache:
 
     def put_many(self, items: Iterable[tuple[str, dict]]) -> list[dict]:
         """Append several records with one write and one fsync (each still its own line)."""
+        recs = self._append(items)
+        if recs and self.fsync:
+            os.fsync(self._fd)
+            self._synced = self._written
+        return recs
+
+    async def aput(self, key: str, record: dict) -> dict:
+        """:meth:`put` for event loops: the line is written at once, then fsynced off the loop.
+
+        Concurrent callers share fsyncs (group commit): each waits until an fsync that
+        started after its own write has finished, so every line is still on disk before its
+        ``aput`` returns, but the loop never blocks on the disk.
+        """
+        rec = self._append([(key, record)])[0]
+        if self.fsync:
+            mine = self._written
+            while self._synced < mine:
+                if self._fsync_task is None or self._fsync_task.done():
+                    self._fsync_task = asyncio.ensure_future(self._fsync_upto(self._written))
+                await asyncio.shield(self._fsync_task)
+        return rec
+
+    async def _fsync_upto(self, generation: int) -> None:
+        try:
+            await asyncio.to_thread(os.fsync, self._fd)
+        except OSError as exc:  # closed under us after a cancellation; nothing left to protect
+            log.debug("%s: fsync skipped (%s)", self.path, exc)
+        self._synced = max(self._synced, generation)
+
+    def _append(self, items: Iterable[tuple[str, dict]]) -> list[dict]:
+        # One os.write per call: the records reach the kernel (and survive a SIGKILL) at once.
         recs = [{"key": key, **record} for key, record in items]
         if not recs:
             return []
@@ -153,8 +203,7 @@ class JsonlCache:
         view = memoryview(payload)
         while view:  # os.write may write less than asked for; O_APPEND keeps each chunk at the end
             view = view[os.write(self._fd, view) :]
-        if self.fsync:
-            os.fsync(self._fd)
+        self._written += 1
         for r in recs:
             self._records[r["key"]] = r
         return recs

@@ -36,6 +36,7 @@ __all__ = [
     "LLMConfig",
     "LLMClient",
     "ChatAnswer",
+    "chat_body",
     "UsageStats",
     "BudgetExhausted",
     "TransportError",
@@ -104,7 +105,9 @@ class LLMConfig:
                 raise ConfigError(f"LLMConfig.{name}={getattr(self, name)!r} is out of range")
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"base_url={redact_url(self.base_url)!r} must be an http(s) URL like http://127.0.0.1:8000/v1")
+            raise ConfigError(
+                f"base_url={redact_url(self.base_url)!r} must be an http(s) URL like http://127.0.0.1:8000/v1"
+            )
 
     def to_record(self) -> dict:
         """JSON-able settings for run records (base_url stripped of credentials and query)."""
@@ -148,6 +151,19 @@ def resolve_api_key(api_key: str | None, base_url: str, api_key_env: str | None 
         f"no API key for {redact_url(base_url)}: set one of {names} in the environment "
         "(or point --api-key-env at the variable that holds it)"
     )
+
+
+def chat_body(config: LLMConfig, messages: Sequence[dict]) -> dict:
+    """The JSON body of a chat completion request for ``messages`` under ``config``."""
+    body: dict[str, Any] = {
+        "model": config.model,
+        "messages": [dict(m) for m in messages],
+        "temperature": config.temperature,
+        "max_tokens": config.max_tokens,
+    }
+    if config.json_mode:
+        body["response_format"] = {"type": "json_object"}
+    return body
 
 
 class BudgetExhausted(LLMError):
@@ -238,26 +254,22 @@ class LLMClient:
     # ------------------------------------------------------------- requests
     def chat_body(self, messages: Sequence[dict]) -> dict:
         """The exact JSON body :meth:`chat` sends (the cache key is computed from it)."""
-        body: dict[str, Any] = {
-            "model": self.config.model,
-            "messages": [dict(m) for m in messages],
-            "temperature": self.config.temperature,
-            "max_tokens": self.config.max_tokens,
-        }
-        if self.config.json_mode:
-            body["response_format"] = {"type": "json_object"}
-        return body
+        return chat_body(self.config, messages)
 
     async def chat(self, body: dict) -> ChatAnswer:
         """Send one chat completion (body from :meth:`chat_body`), retrying transient failures."""
-        resp = await self._call(lambda: self._sdk.chat.completions.create(**body), what=f"chat {request_fingerprint(body)[:12]}")
+        resp = await self._call(
+            lambda: self._sdk.chat.completions.create(**body), what=f"chat {request_fingerprint(body)[:12]}"
+        )
         usage = resp.usage
         pt = int(getattr(usage, "prompt_tokens", 0) or 0)
         ct = int(getattr(usage, "completion_tokens", 0) or 0)
         self.usage.prompt_tokens += pt
         self.usage.completion_tokens += ct
         content = resp.choices[0].message.content if resp.choices else None
-        return ChatAnswer(content=content or "", prompt_tokens=pt, completion_tokens=ct, model=resp.model or body["model"])
+        return ChatAnswer(
+            content=content or "", prompt_tokens=pt, completion_tokens=ct, model=resp.model or body["model"]
+        )
 
     async def embed(self, texts: Sequence[str], model: str | None = None) -> tuple[np.ndarray, int]:
         """``float32 [n, D]`` embeddings of ``texts`` (one request) and the prompt tokens it used."""

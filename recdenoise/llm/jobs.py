@@ -16,7 +16,6 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..data import Interactions
 from ..errors import DataError
 from .parsing import parse_attributes, parse_preference_pair
 from .prompts import (
@@ -138,12 +137,13 @@ def edges_from_outcomes(outcomes: Sequence[TaskOutcome], candidates: np.ndarray)
     users = np.array([_index_of(o.task_id) for o in ok], dtype=np.int64)
     pairs = np.array([o.value for o in ok], dtype=np.int64)
     rows = candidates[users]
-    valid = np.where(rows >= 0, 1, 0).cumsum(axis=1) - 1  # position among the non-padding candidates
-    pos = np.array([r[(v == j) & (r >= 0)][0] for r, v, j in zip(rows, valid, pairs[:, 0])], dtype=np.int64)
-    neg = np.array([r[(v == j) & (r >= 0)][0] for r, v, j in zip(rows, valid, pairs[:, 1])], dtype=np.int64)
+    # The prompt listed each row without its -1 padding: compact rows the same way (stable).
+    compact = np.take_along_axis(rows, np.argsort(rows < 0, axis=1, kind="stable"), axis=1)
+    take = np.arange(len(users))
+    pos, neg = compact[take, pairs[:, 0]], compact[take, pairs[:, 1]]
     edges = np.stack([users, pos, neg], axis=1)
     in_row = lambda items: (rows == items[:, None]).any(axis=1)  # noqa: E731
-    if not (in_row(pos).all() and in_row(neg).all() and (pos != neg).all()):
+    if not (in_row(pos).all() and in_row(neg).all() and (pos != neg).all() and (pos >= 0).all() and (neg >= 0).all()):
         raise AssertionError("an augmented edge left its user's candidate list; this is a bug")
     return edges[np.argsort(users, kind="stable")]
 
@@ -153,12 +153,11 @@ def attributes_table(
 ) -> pd.DataFrame:
     """One row per successful ``kind`` outcome: ``index_name``, ``<index_name>_id``, one column per attribute.
 
-    List attributes are joined with ``"|"``; rows are sorted by index.
+    List attributes stay lists (the CSV writer joins them with ``"|"``); rows are sorted by index.
     """
     ok = sorted((o for o in outcomes if o.ok and o.kind == kind), key=lambda o: _index_of(o.task_id))
     idx = np.array([_index_of(o.task_id) for o in ok], dtype=np.int64)
     data: dict[str, object] = {index_name: idx, f"{index_name}_id": raw_ids[idx] if idx.size else raw_ids[:0]}
-    for name, typ in schema.items():
-        values = [o.value[name] for o in ok]
-        data[name] = ["|".join(v) for v in values] if typ == "string_list" else values
+    for name in schema:
+        data[name] = [o.value[name] for o in ok]
     return pd.DataFrame(data)

@@ -17,7 +17,10 @@ from typing import Any, Mapping
 
 from ..errors import LLMError
 
-__all__ = ["AnswerError", "extract_json", "parse_preference_pair", "parse_attributes"]
+__all__ = ["ANSWER_REJECTION_REASONS", "AnswerError", "extract_json", "parse_preference_pair", "parse_attributes"]
+
+#: Reasons an answer can be rejected for (final verdicts: a rerun replays the same answers).
+ANSWER_REJECTION_REASONS = ("unparseable", "schema", "out_of_candidates", "duplicate_item")
 
 _FENCE_RE = re.compile(r"^```[a-zA-Z]*\s*\n?(.*?)\n?\s*```$", re.DOTALL)
 _INT_RE = re.compile(r"^[+-]?\d+$")
@@ -69,7 +72,7 @@ def parse_preference_pair(text: str, num_candidates: int) -> tuple[int, int]:
     obj = extract_json(text)
     for key in ("liked", "disliked"):
         if key not in obj:
-            raise AnswerError("schema", f"missing key {key!r}; expected {{\"liked\": <index>, \"disliked\": <index>}}")
+            raise AnswerError("schema", f'missing key {key!r}; expected {{"liked": <index>, "disliked": <index>}}')
     liked, disliked = _as_index(obj["liked"], "liked"), _as_index(obj["disliked"], "disliked")
     for name, j in (("liked", liked), ("disliked", disliked)):
         if not 0 <= j < num_candidates:

@@ -12,6 +12,10 @@ answers, reaches the same verdicts and sends nothing it already had. An answer t
 validation is re-asked up to ``max_attempts`` times in total, then the task is recorded as
 a failure with the reason of the last rejection. Transport failures (retries spent) and an
 exhausted budget are failures too; they are not cached, so a rerun tries them again.
+
+The endpoint is not part of the key (answers are keyed by what was asked, so a restarted
+local server on another port keeps its cache): use a fresh output folder when switching
+between servers that serve different models under the same name.
 """
 
 from __future__ import annotations
@@ -98,7 +102,9 @@ class RunReport:
 
 def request_key(body: dict, kind: str, prompt_version: str, attempt: int) -> str:
     """Cache key of one attempt (see the module formula)."""
-    return sha256_text(canonical_json({"body": body, "kind": kind, "prompt_version": prompt_version, "attempt": attempt}))
+    return sha256_text(
+        canonical_json({"body": body, "kind": kind, "prompt_version": prompt_version, "attempt": attempt})
+    )
 
 
 def attempt_messages(task: ChatTask, rejected: Sequence[tuple[str, AnswerError]]) -> list[dict]:
@@ -136,7 +142,7 @@ async def _run_one(
                 log.warning("task %s: request failed (%s); a rerun will try it again", task.task_id, exc)
                 return TaskOutcome(task.task_id, task.kind, failure=exc.reason, attempts=attempt)
             report.answers_received += 1
-            rec = cache.put(
+            rec = await cache.aput(
                 key,
                 {
                     "task_id": task.task_id,

@@ -13,10 +13,12 @@ __all__ = ["NegativeSampler"]
 class NegativeSampler:
     r"""Uniform negatives :math:`j \sim \mathcal{U}(\{0..I-1\} \setminus \mathcal{I}_u^{+})` by rejection.
 
-    All draws of a batch are made at once; the few that hit a positive are redrawn, again
-    all at once, until none is left. Membership is a binary search in the sorted keys
-    ``user * I + item`` of the training positives, on the sampler's device. The expected
-    number of rounds is ``1 / (1 - density_u)``: a handful even for the densest users.
+    All draws of a batch are made at once; slots that hit a positive are redrawn (the whole
+    batch is redrawn and kept only where needed, so no round waits for the host) until none
+    is left; the host checks once every :attr:`rounds_per_check` rounds. Membership is a
+    binary search in the sorted keys ``user * I + item`` of the training positives, on the
+    sampler's device. The expected number of rounds is ``1 / (1 - density_u)``: a handful
+    even for the densest users.
 
     Args:
         positives: interactions that must never be returned as negatives.
@@ -27,6 +29,7 @@ class NegativeSampler:
     """
 
     max_rounds = 1000
+    rounds_per_check = 3
 
     def __init__(self, positives: Interactions, device: torch.device | str = "cpu"):
         self.num_items = positives.num_items
@@ -50,11 +53,13 @@ class NegativeSampler:
         users = users.reshape(-1, 1).expand(-1, n)
         out = torch.randint(self.num_items, users.shape, device=users.device, generator=generator)
         bad = self.is_positive(users, out)
-        for _ in range(self.max_rounds):
-            count = int(bad.sum())
-            if count == 0:
+        for _ in range(0, self.max_rounds, self.rounds_per_check):
+            for _ in range(self.rounds_per_check):
+                # Redraw every slot, keep the new draw where the old one is a positive: full-size,
+                # mask-free ops, so a GPU never waits for the host between rounds.
+                redraw = torch.randint(self.num_items, users.shape, device=users.device, generator=generator)
+                out = torch.where(bad, redraw, out)
+                bad = bad & self.is_positive(users, redraw)
+            if not bool(bad.any()):  # the only host synchronisation, once per `rounds_per_check` rounds
                 return out
-            redraw = torch.randint(self.num_items, (count,), device=users.device, generator=generator)
-            out[bad] = redraw
-            bad[bad.clone()] = self.is_positive(users[bad], redraw)
         raise RuntimeError("negative sampling did not converge; a user has (almost) no unseen item")

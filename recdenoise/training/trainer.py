@@ -109,6 +109,9 @@ class Trainer:
         self.should_stop = False
         self.result = FitResult()
         self._best_state: Optional[dict] = None
+        # Weights of the last epoch while the model holds the restored best ones (after fit):
+        # training and checkpoints continue from these, not from the best epoch.
+        self._last_state: Optional[dict] = None
 
     # ------------------------------------------------------------------ loop
     def fit(self, epochs: int) -> FitResult:
@@ -119,6 +122,9 @@ class Trainer:
         """
         if epochs < 0:
             raise ConfigError(f"epochs must be >= 0, got {epochs}")
+        if self._last_state is not None:
+            self.model.load_state_dict(self._last_state)
+            self._last_state = None
         for cb in self.callbacks:
             cb.on_fit_start(self)
         bar = tqdm(range(self.epoch, epochs), desc="epochs", disable=not self.show_progress, initial=self.epoch, total=epochs)
@@ -137,6 +143,7 @@ class Trainer:
                 bar.set_postfix(loss=f"{logs['loss']:.4f}", **{k: f"{v:.4f}" for k, v in (logs.get("valid") or {}).items() if k == self.monitor})
         self.result.stopped_early = self.should_stop
         if self._best_state is not None:
+            self._last_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
             self.model.load_state_dict(self._best_state)
         for cb in self.callbacks:
             cb.on_fit_end(self)
@@ -186,7 +193,7 @@ class Trainer:
             "version": CHECKPOINT_VERSION,
             "epoch": self.epoch,
             "step": self.step,
-            "model": self.model.state_dict(),
+            "model": self._last_state if self._last_state is not None else self.model.state_dict(),
             "objective": self.objective.state_dict(),
             "objective_extra": getattr(self.objective, "state_dict_extra", dict)(),
             "optimizer": self.optimizer.state_dict(),
@@ -213,6 +220,7 @@ class Trainer:
         self.dropout_generator.set_state(state["dropout_generator"])
         self.result = FitResult(**state["result"])
         self._best_state = state["best_state"]
+        self._last_state = None
         if len(state["callbacks"]) != len(self.callbacks):
             raise CheckpointError(f"checkpoint has {len(state['callbacks'])} callback states, trainer has {len(self.callbacks)} callbacks")
         for cb, cb_state in zip(self.callbacks, state["callbacks"]):

@@ -1,0 +1,172 @@
+"""CLI entry points of the LLM job: ``recdenoise augment`` and ``recdenoise serve-mock``.
+
+The CLI module adds the flags with :func:`add_augment_arguments` / :func:`add_serve_mock_arguments`
+and calls :func:`run_augment` / :func:`run_serve_mock`, which return the exit status:
+
+- ``0``: every task reached a final verdict (a validated answer or a counted rejection);
+- ``3``: stopped early (request budget spent, or requests failed in transport); the
+  outputs are partial and rerunning the same command resumes from the cache.
+
+There is deliberately no ``--api-key`` flag (it would land in shell history and process
+lists): the key is read from the environment variable named by ``--api-key-env``, else
+``RECDENOISE_LLM_API_KEY`` / ``OPENAI_API_KEY``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import ConfigError, DataError
+
+__all__ = ["add_augment_arguments", "add_serve_mock_arguments", "run_augment", "run_serve_mock", "EXIT_INCOMPLETE"]
+
+log = logging.getLogger(__name__)
+
+EXIT_INCOMPLETE = 3
+
+
+def _csv_list(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def add_augment_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Flags of ``recdenoise augment``."""
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataset", required=True, help="registered dataset name (e.g. ml-100k)")
+    data.add_argument(
+        "--data-dir", default=None, help="folder holding the dataset folders (default $RECDENOISE_DATA_DIR)"
+    )
+    data.add_argument("--split", default="auto", help="split method passed to prepare_data (must match training)")
+    data.add_argument("--seed", type=int, default=0, help="split seed, candidate tie-breaks and retry jitter")
+    data.add_argument(
+        "--candidates", default=None, help="int [U, k] .npy of candidate items (default: base_candidates)"
+    )
+    data.add_argument("--candidates-k", type=int, default=10, help="candidates per user (LLMRec: 10)")
+    data.add_argument("--users-limit", type=int, default=None, help="only the first N users (demos)")
+    data.add_argument(
+        "--items-limit", type=int, default=None, help="only the first N items for item attributes (demos)"
+    )
+    llm = parser.add_argument_group("LLM endpoint")
+    llm.add_argument(
+        "--base-url", default="https://api.openai.com/v1", help="OpenAI-compatible base URL (vLLM, Ollama, ...)"
+    )
+    llm.add_argument("--model", default="gpt-4o-mini", help="chat model name")
+    llm.add_argument("--embedding-model", default="text-embedding-3-small", help="model for --embedder openai")
+    llm.add_argument("--api-key-env", default=None, help="environment variable holding the API key")
+    llm.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    llm.add_argument("--max-requests", type=int, default=None, help="request budget for this run (retries count)")
+    llm.add_argument("--retries", type=int, default=5, help="retries per request on 429/5xx/timeouts")
+    llm.add_argument("--timeout", type=float, default=60.0, help="seconds per HTTP attempt")
+    llm.add_argument(
+        "--max-attempts", type=int, default=3, help="answers asked per task (re-asks after invalid answers)"
+    )
+    llm.add_argument("--price-prompt", type=float, default=0.0, help="cost per 1k prompt tokens")
+    llm.add_argument("--price-completion", type=float, default=0.0, help="cost per 1k completion tokens")
+    llm.add_argument("--json-mode", action="store_true", help="send response_format=json_object")
+    job = parser.add_argument_group("job")
+    job.add_argument(
+        "--output", default=None, help="output folder (and cache; rerun to resume); default augment/<dataset>"
+    )
+    job.add_argument(
+        "--augmentations",
+        type=_csv_list,
+        default=("implicit", "items", "users"),
+        help="comma list of implicit,items,users",
+    )
+    job.add_argument("--embedder", choices=("local", "openai", "none"), default="local", help="text embeddings backend")
+    job.add_argument("--device", default="cpu", help="torch device for the local embedder")
+    job.add_argument("--max-history", type=int, default=20, help="most recent items per user in a prompt")
+    job.add_argument("--dry-run", action="store_true", help="count requests, tokens and cost; send nothing")
+    job.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser
+
+
+def add_serve_mock_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Flags of ``recdenoise serve-mock``."""
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay before every answer")
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="share of requests given an injected fault")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the fault draws")
+    return parser
+
+
+def _load_candidates(path: str, num_users: int) -> np.ndarray:
+    try:
+        cand = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read candidates: {exc}", path) from exc
+    if cand.ndim != 2 or cand.shape[0] != num_users:
+        raise DataError(f"candidates must be an int array [num_users={num_users}, k], got {list(cand.shape)}", path)
+    return cand
+
+
+def run_augment(args: argparse.Namespace, scorer: Callable[[np.ndarray], np.ndarray] | None = None) -> int:
+    """``recdenoise augment``; ``scorer`` (users [B] -> scores [B, I]) picks candidates when given."""
+    from ..data.registry import prepare_data  # lazy: the data layer is heavy to import
+    from .augment import AugmentConfig, augment
+    from .candidates import base_candidates
+    from .client import LLMConfig
+    from .estimate import estimate
+
+    split, _info = prepare_data(args.dataset, args.data_dir, split=args.split, seed=args.seed)
+    train = split.train
+    limit = lambda n, total: None if n is None else tuple(range(min(n, total)))  # noqa: E731
+    cfg = AugmentConfig(
+        augmentations=tuple(args.augmentations),
+        max_history=args.max_history,
+        max_attempts=args.max_attempts,
+        embedder=args.embedder,
+        embedding_device=args.device,
+        users=limit(args.users_limit, train.num_users),
+        items=limit(args.items_limit, train.num_items),
+        progress=not args.no_progress,
+    )
+    llm = LLMConfig(
+        base_url=args.base_url,
+        model=args.model,
+        embedding_model=args.embedding_model,
+        concurrency=args.concurrency,
+        max_requests=args.max_requests,
+        retries=args.retries,
+        timeout=args.timeout,
+        seed=args.seed,
+        json_mode=args.json_mode,
+        price_per_1k_prompt=args.price_prompt,
+        price_per_1k_completion=args.price_completion,
+    )
+    if args.candidates_k < 2:
+        raise ConfigError(f"--candidates-k must be >= 2 (one liked and one disliked), got {args.candidates_k}")
+    candidates = None
+    if "implicit" in cfg.augmentations:
+        if args.candidates:
+            candidates = _load_candidates(args.candidates, train.num_users)
+        else:
+            candidates = base_candidates(split, args.candidates_k, args.seed, scorer=scorer)
+    output = Path(args.output) if args.output else Path("augment") / args.dataset
+    if args.dry_run:
+        est = estimate(train, candidates, output, llm, cfg)
+        sys.stdout.write(json.dumps(est.to_dict(), indent=2) + "\n")
+        return 0
+    result = augment(train, candidates, output, llm, cfg, api_key_env=args.api_key_env)
+    counts = result.manifest["counts"]
+    sys.stdout.write(
+        f"augment: {counts['succeeded']}/{counts['tasks']} tasks ok, {counts['failed']} failed {counts['failures']}, "
+        f"{counts['augmented_edges']} edges -> {output}\n"
+    )
+    return 0 if result.complete else EXIT_INCOMPLETE
+
+
+def run_serve_mock(args: argparse.Namespace) -> int:
+    """``recdenoise serve-mock``: blocks until Ctrl-C."""
+    from .mock_server import serve_mock
+
+    serve_mock(args.host, args.port, latency=args.latency_ms / 1000.0, fault_rate=args.fault_rate, seed=args.seed)
+    return 0
