@@ -153,10 +153,18 @@ def _nbpo(
 @register_method("tce")
 def _tce(
     train, *, batch_size, reg_weight, device, seed,
-    loss: str = "bce", max_drop_rate: float = 0.2, num_gradual: int = 30000, num_negatives: int = 1,
+    loss: str = "bce", max_drop_rate: float = 0.2, num_gradual: int | None = None, gradual_epochs: int = 10,
+    num_negatives: int = 1,
 ) -> MethodParts:
-    """T-CE (Wang et al., WSDM 2021): drop the largest-loss examples, drop rate ramped over steps."""
+    """T-CE (Wang et al., WSDM 2021): drop the largest-loss examples, drop rate ramped over steps.
+
+    The reference ramps over ``num_gradual=30000`` optimiser steps, which is many epochs on small
+    data; by default the ramp spans ``gradual_epochs`` epochs of this training set instead
+    (``num_gradual`` given explicitly wins).
+    """
     _check_loss("tce", loss)
+    if num_gradual is None:
+        num_gradual = max(1, gradual_epochs * -(-len(train) // batch_size))
     reducer = TruncatedReducer(max_drop_rate, num_gradual, rank_by="positive" if loss == "bce" else "loss")
     sampler = UniformSampler(train, batch_size=batch_size, num_negatives=num_negatives, device=device, seed=seed)
     return MethodParts(sampler, PairwiseObjective(loss, reg_weight=reg_weight, reducer=reducer))

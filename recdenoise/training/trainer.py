@@ -199,6 +199,9 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "sampler": self.sampler.state_dict(),
             "dropout_generator": self.dropout_generator.get_state(),
+            # global RNG: dropout layers and anything else drawing from torch's default generator
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "result": copy.deepcopy(self.result.__dict__),
             "best_state": self._best_state,
             "callbacks": [cb.state_dict() for cb in self.callbacks],
@@ -218,6 +221,10 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.sampler.load_state_dict(state["sampler"])
         self.dropout_generator.set_state(state["dropout_generator"])
+        if "torch_rng" in state:
+            torch.set_rng_state(state["torch_rng"].cpu())
+        if state.get("cuda_rng") and torch.cuda.is_available() and len(state["cuda_rng"]) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
         self.result = FitResult(**state["result"])
         self._best_state = state["best_state"]
         self._last_state = None
