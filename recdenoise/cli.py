@@ -61,6 +61,7 @@ _TRAIN_FLAGS: dict[str, tuple[str, dict]] = {
     "--data-dir": ("data.data_dir", dict(help="folder holding the dataset folders (default $RECDENOISE_DATA_DIR)")),
     "--split": ("data.split", dict(help="auto | ratio | leave_one_out | temporal | predefined")),
     "--rating-threshold": ("data.rating_threshold", dict(type=float, help="keep ratings >= this as positives")),
+    "--split-seed": ("data.split_seed", dict(type=int, help="seed of the split (default --seed)")),
     "--k-core": ("data.k_core", dict(type=int, help="minimum interactions per user and item")),
     "--cache-dir": ("data.cache_dir", dict(help="download cache (default $RECDENOISE_CACHE)")),
     "--model": ("model.name", dict(choices=("mf", "lightgcn"), help="backbone")),

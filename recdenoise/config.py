@@ -83,7 +83,10 @@ class DataConfig:
         k_core: minimum interactions per user and item (0 = no filter).
         download: fetch missing files from the official source (sha256-checked).
         cache_dir: download cache (default ``$RECDENOISE_CACHE`` or ``~/.cache/recdenoise``).
-        options: reader options, e.g. ``{num_users = 1000}`` for ``synthetic``.
+        options: reader options, e.g. ``{num_users = 1000}`` for ``synthetic``; for a table
+            file: ``user_col``, ``item_col``, ``rating_col``, ``timestamp_col``, ``sep``.
+        split_seed: seed of the split; ``None`` = the run's ``seed``. Fix it to train several
+            seeds on one split (e.g. the split an augment dir was made for).
     """
 
     dataset: str = "synthetic"
@@ -95,6 +98,7 @@ class DataConfig:
     download: bool = False
     cache_dir: Optional[str] = None
     options: dict = field(default_factory=dict)
+    split_seed: Optional[int] = None
 
 
 @dataclass(frozen=True)

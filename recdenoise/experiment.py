@@ -119,7 +119,7 @@ def prepare_run_data(cfg: RunConfig) -> tuple[Split, dict[str, Any], dict[str, A
         ratios=d.ratios,
         rating_threshold=d.rating_threshold,
         k_core=d.k_core,
-        seed=cfg.seed,
+        seed=cfg.seed if d.split_seed is None else d.split_seed,
         download=d.download,
         cache_dir=d.cache_dir,
         options=options,
