@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -121,6 +122,8 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     for flag, (_opt, kw) in _AUGMENT_FLAGS.items():
         a.add_argument(flag, dest=_dest(flag), default=None, **kw)
     a.add_argument("--augment-option", action="append", type=_kv, default=[], metavar="KEY=VALUE")
+    p.add_argument("--data-option", action="append", type=_kv, default=[], metavar="KEY=VALUE",
+                   help="reader option, e.g. fold=\"u1\" (ml-100k), or user_col=uid for a table file")
     p.add_argument("--ks", type=_ints, default=None, help="cut-offs, e.g. 10,20")
     p.add_argument("--set", action="append", type=_kv, default=[], metavar="PATH=VALUE", help="any config value, e.g. train.eval_every=5")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --output")
@@ -160,6 +163,8 @@ def config_from_args(args: argparse.Namespace):
         if not overrides.get("augment.dir", base.augment.dir):
             raise RecDenoiseError("LLMRec options (--aug-rate, --prune-rate, --mask-rate, ...) need --augment DIR")
         overrides["augment.options"] = aug_options
+    if args.data_option:
+        overrides["data.options"] = {**base.data.options, **dict(args.data_option)}
     if args.ks is not None:
         overrides["eval.ks"] = args.ks
     if args.download:
@@ -177,7 +182,8 @@ def config_from_args(args: argparse.Namespace):
     return cfg
 
 
-def _print_result(result, out=sys.stdout) -> None:
+def _print_result(result) -> None:
+    out = sys.stdout
     rec = result.record
     if result.valid is not None:
         out.write(f"validation (epoch {rec['best_epoch']} of {rec['epochs_run']}, selected on {result.config.train.monitor}):\n")
@@ -413,8 +419,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_USAGE
     _setup_logging(args.verbose)
     prog = f"recdenoise {args.command}"
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):  # one line, no source excerpt
+        sys.stderr.write(f"{prog}: warning: {_one_line(message)}\n")
+
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning
+            warnings.simplefilter("ignore", DeprecationWarning)  # third-party deprecations are not the user's concern
+            return int(args.func(args) or 0)
     except RecDenoiseError as exc:
         sys.stderr.write(f"{prog}: error: {_one_line(exc)}\n")
         return EXIT_USAGE

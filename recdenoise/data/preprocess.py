@@ -56,7 +56,8 @@ def dedupe(
     # a stable sort keeps file order among equal timestamps, so the later row still wins
     ordered = df.sort_values(timestamp_col, kind="stable") if timestamp_col is not None else df
     kept = ordered.drop_duplicates([user_col, item_col], keep="last").sort_index()
-    example = df[dup].iloc[0]
+    first = dup.to_numpy().argmax()  # per-column lookup keeps each column's dtype (no 1.0 for an int id)
+    example = {user_col: df[user_col].iloc[first], item_col: df[item_col].iloc[first]}
     where = f"{source}: " if source is not None else ""
     rule = f"the latest by {timestamp_col!r}" if timestamp_col is not None else "the last row"
     warnings.warn(
