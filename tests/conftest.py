@@ -14,6 +14,10 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 
+# The suite is many small tensors: one intra-op thread avoids oversubscribing small CI machines
+# (and makes the run faster there); results do not depend on it.
+torch.set_num_threads(1)
+
 
 def _data_dir() -> Path:
     env = os.environ.get("RECDENOISE_DATA_DIR")
