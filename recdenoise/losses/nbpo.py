@@ -145,20 +145,20 @@ class NBPOObjective(nn.Module):
         per_example = -(log_pos + log_neg.mean(-1))
         loss = per_example.mean()
         stats = {
-            "loss": float(loss.detach()),
-            "flip_rate_pos": float(torch.sigmoid(pos_flip.detach()).mean()),
-            "flip_rate_neg": float(torch.sigmoid(neg_flip.detach()).mean()),
+            "loss": loss.detach(),
+            "flip_rate_pos": torch.sigmoid(pos_flip.detach()).mean(),
+            "flip_rate_neg": torch.sigmoid(neg_flip.detach()).mean(),
         }
         if self.reg_weight > 0:
             eu, ei = model.ego_embeddings(users, pos_items)
             _, ej = model.ego_embeddings(users[:0], neg_items)
             reg = self.reg_weight * l2_penalty(eu, ei, ej, batch_size=len(batch))
             loss = loss + reg
-            stats["reg"] = float(reg.detach())
+            stats["reg"] = reg.detach()
         if self.flip_reg_weight > 0:
             flip_reg = self.flip_reg_weight * l2_penalty(
                 self.user_flip(users), self.item_flip(pos_items), self.item_flip(neg_items), batch_size=len(batch)
             )
             loss = loss + flip_reg
-            stats["flip_reg"] = float(flip_reg.detach())
+            stats["flip_reg"] = flip_reg.detach()
         return LossOutput(loss, per_example.detach(), None, stats)

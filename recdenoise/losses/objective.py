@@ -31,7 +31,8 @@ class LossOutput:
         per_example: ``[B]`` detached per-example losses (before reduction).
         weights: ``[B]`` detached weight each example received in the reduction
             (0 = dropped), or ``None`` when all were weighted equally.
-        stats: extra scalars to log.
+        stats: extra scalars to log, as 0-d tensors (``float()`` them when logging; keeping tensors
+            avoids a device sync per step).
     """
 
     loss: torch.Tensor
@@ -100,13 +101,13 @@ class PairwiseObjective(nn.Module):
         pos, neg = self.scores(user_emb, item_emb, batch)
         per_example = self.loss_fn(pos, neg)
         loss, weights = self.reducer(per_example, batch, step, pos.detach())
-        stats = {"loss": float(loss.detach())}
+        stats = {"loss": loss.detach()}  # tensors: no host sync per step
         if self.reg_weight > 0:
             eu, ei = model.ego_embeddings(batch.users, batch.pos_items)
             _, ej = model.ego_embeddings(batch.users[:0], batch.neg_items)
             reg = self.reg_weight * l2_penalty(eu, ei, ej, batch_size=len(batch))
             loss = loss + reg
-            stats["reg"] = float(reg.detach())
+            stats["reg"] = reg.detach()
         return LossOutput(loss, per_example.detach(), weights, stats)
 
     def state_dict_extra(self) -> dict:
