@@ -265,7 +265,7 @@ def cmd_augment(args: argparse.Namespace) -> int:
         if base.split.train.checksum() != _augment_split_checksum(args):
             raise RecDenoiseError(
                 f"--base-run {args.base_run} was trained on another split than --dataset {args.dataset} --seed {args.seed} "
-                "--split {args.split}; train the base model with the same dataset, split and seed"
+                f"--split {args.split}; train the base model with the same dataset, split and seed"
             )
         scorer = _numpy_scorer(base)
     return run_augment(args, scorer=scorer)

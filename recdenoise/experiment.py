@@ -186,6 +186,18 @@ def build_run(cfg: RunConfig, split: Split, device: torch.device) -> tuple[Recom
     return model.to(device), graph, parts
 
 
+def exclusions_for_test(split: Split) -> list[Interactions]:
+    """Items never ranked when testing: the user's training items and validation items, except
+    validation pairs that are also test pairs (LLMRec's Netflix split ships ``val == test``;
+    excluding them would hide every test target and report zero)."""
+    valid = split.valid
+    if len(valid) and len(split.test):
+        also_test = split.test.contains(valid.users, valid.items)
+        if also_test.any():
+            valid = valid.subset(~also_test)
+    return [split.train, valid]
+
+
 def make_evaluator(cfg: RunConfig, device: torch.device, progress: bool = False) -> Evaluator:
     e = cfg.eval
     return Evaluator(
@@ -336,7 +348,7 @@ def run_experiment(
     scorer = model.scorer(graph)
     valid = evaluator.evaluate(scorer, split.valid, exclude=[split.train]) if len(split.valid) else None
     test = evaluator.evaluate(
-        scorer, split.test, exclude=[split.train, split.valid], return_per_user=True, return_topk=cfg.eval.topk
+        scorer, split.test, exclude=exclusions_for_test(split), return_per_user=True, return_topk=cfg.eval.topk
     )
     diagnostics = next((cb.summary() for cb in cbs if type(cb).__name__ == "NoiseDiagnostics" and cb.enabled), None)
     record.update(
@@ -415,5 +427,5 @@ def load_run(path: str | Path, *, device: str | None = None, data_dir: str | Non
     evaluator = make_evaluator(cfg, dev)
     scorer = model.scorer(graph)
     valid = evaluator.evaluate(scorer, split.valid, exclude=[split.train]) if len(split.valid) else None
-    test = evaluator.evaluate(scorer, split.test, exclude=[split.train, split.valid], return_per_user=True, return_topk=cfg.eval.topk)
+    test = evaluator.evaluate(scorer, split.test, exclude=exclusions_for_test(split), return_per_user=True, return_topk=cfg.eval.topk)
     return RunResult(cfg, record, split, model, graph, valid, test, folder)

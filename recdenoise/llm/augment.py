@@ -54,7 +54,7 @@ from .prompts import (
     USER_PROFILE_PROMPT_VERSION,
 )
 from .runner import ChatTask, RunReport, run_chat_tasks
-from .text import item_records, item_text, user_histories
+from .text import item_records, item_text, user_histories, user_records
 
 __all__ = ["AugmentConfig", "AugmentResult", "augment", "build_tasks", "selection", "AUGMENTATIONS", "EMBEDDERS"]
 
@@ -134,6 +134,7 @@ def build_tasks(
     """The chat tasks of ``cfg`` (in order implicit, items, users), validated candidates, item records."""
     records = item_records(train)
     histories = user_histories(train, cfg.max_history)
+    known = user_records(train)  # demographics (age, gender, occupation) where the dataset has them
     users = selection(cfg.users, train.num_users, "users")
     items = selection(cfg.items, train.num_items, "items")
     tasks: list[ChatTask] = []
@@ -142,11 +143,11 @@ def build_tasks(
         if candidates is None:
             raise ConfigError("implicit augmentation needs candidates [U, k] (see recdenoise.llm.candidates)")
         cand = validate_candidates(candidates, train.num_users, train.num_items)
-        tasks += implicit_feedback_tasks(users, histories, cand, records)
+        tasks += implicit_feedback_tasks(users, histories, cand, records, known)
     if "items" in cfg.augmentations:
         tasks += item_attribute_tasks(items, records, cfg.item_attributes)
     if "users" in cfg.augmentations:
-        tasks += user_profile_tasks(users, histories, records, cfg.user_profile)
+        tasks += user_profile_tasks(users, histories, records, cfg.user_profile, known)
     return tasks, cand, records
 
 

@@ -216,6 +216,10 @@ class LLMClient:
         api_key: explicit key; else resolved by :func:`resolve_api_key`.
         api_key_env: name of the environment variable to read first.
 
+    A request whose retries all end in connection errors before the server has ever answered
+    raises :class:`LLMError` (wrong ``base_url`` or server down: the job stops as a whole);
+    once the server has answered, such a request is a per-task :class:`TransportError`.
+
     Use inside one event loop; ``await client.aclose()`` (or ``async with``) at the end.
     """
 
@@ -233,6 +237,7 @@ class LLMClient:
         self._semaphore = asyncio.Semaphore(config.concurrency)
         self._rng = random.Random(config.seed)
         self._budget_left = config.max_requests
+        self._reached = False  # has the server answered anything (even an error status) yet?
         self.usage = UsageStats()
 
     def __repr__(self) -> str:  # deliberately without the key
@@ -323,11 +328,21 @@ class LLMClient:
             async with self._semaphore:
                 self.usage.requests_sent += 1
                 try:
-                    return await make_request()
+                    resp = await make_request()
+                    self._reached = True
+                    return resp
                 except self._openai.OpenAIError as exc:
+                    self._reached = self._reached or isinstance(exc, self._openai.APIStatusError)
                     reason, retryable = self._classify(exc)
             self.usage.errors[reason] += 1
             if not retryable or attempt == cfg.retries:
+                if reason == "connection" and not self._reached:
+                    # Nothing has ever answered: a wrong --base-url or a server that is down. Stop
+                    # the whole job (a fatal LLMError) instead of failing every task one by one.
+                    raise LLMError(
+                        f"cannot connect to {redact_url(cfg.base_url)} ({attempt + 1} attempt(s)); check --base-url "
+                        "and that the server is running (e.g. `recdenoise serve-mock --port 8000`)"
+                    ) from None
                 raise TransportError(reason, f"{what}: {reason} after {attempt + 1} attempt(s)")
             self.usage.retries += 1
             delay = min(cfg.backoff_max, cfg.backoff_base * 2**attempt) * (0.5 + 0.5 * self._rng.random())

@@ -68,14 +68,19 @@ def implicit_feedback_tasks(
     histories: Sequence[np.ndarray],
     candidates: np.ndarray,
     records: Sequence[dict],
+    users_info: Sequence[dict] | None = None,
 ) -> list[ChatTask]:
-    """One task per user with at least two candidates; the value is ``(liked, disliked)`` positions."""
+    """One task per user with at least two candidates; the value is ``(liked, disliked)`` positions.
+
+    ``users_info[u]``: known demographics of user ``u`` (:func:`~recdenoise.llm.text.user_records`)."""
     tasks = []
     for u in users:
         row = candidates[u][candidates[u] >= 0]
         if row.size < 2:
             continue
-        messages = implicit_feedback_messages([records[i] for i in histories[u]], [records[i] for i in row])
+        messages = implicit_feedback_messages(
+            [records[i] for i in histories[u]], [records[i] for i in row], users_info[u] if users_info else None
+        )
         tasks.append(
             ChatTask(
                 f"implicit:{u}",
@@ -104,7 +109,11 @@ def item_attribute_tasks(items: Sequence[int], records: Sequence[dict], schema: 
 
 
 def user_profile_tasks(
-    users: Sequence[int], histories: Sequence[np.ndarray], records: Sequence[dict], schema: Mapping[str, str]
+    users: Sequence[int],
+    histories: Sequence[np.ndarray],
+    records: Sequence[dict],
+    schema: Mapping[str, str],
+    users_info: Sequence[dict] | None = None,
 ) -> list[ChatTask]:
     """One task per user with a non-empty history; the value is the validated profile dict."""
     parse = functools.partial(parse_attributes, schema=dict(schema))
@@ -113,7 +122,11 @@ def user_profile_tasks(
             f"user:{u}",
             "user_profile",
             USER_PROFILE_PROMPT_VERSION,
-            tuple(user_profile_messages([records[i] for i in histories[u]], schema)),
+            tuple(
+                user_profile_messages(
+                    [records[i] for i in histories[u]], schema, users_info[u] if users_info else None
+                )
+            ),
             parse,
         )
         for u in users

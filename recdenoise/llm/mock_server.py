@@ -10,7 +10,8 @@ Answers are computed from the ``<data>`` block of the first user message
 - implicit feedback: *liked* = the candidate whose genres are most frequent in the history
   (sum of history genre counts; first on ties), *disliked* = the least (last on ties);
 - item attributes / user profiles: plausible values picked by hashing the data, genre
-  lists taken from the history;
+  lists taken from the history; a profile field given in the prompt's ``user`` block (known
+  demographics such as age and gender) is repeated as given;
 - embeddings: unit vectors drawn from a RNG seeded by the text's sha256.
 
 Fault injection: the ``n``-th arrival of a request body draws from
@@ -31,6 +32,7 @@ import logging
 import math
 import random
 import struct
+import sys
 import threading
 import time
 from collections import Counter
@@ -95,6 +97,13 @@ def _attribute_value(name: str, kind: str, data: dict) -> Any:
     return pool[h % len(pool)] if pool else f"{name}-{h % 997}"
 
 
+def _fits(value: Any, kind: str) -> bool:
+    """Is a known fact (from the prompt's ``user``) of the asked type? Then the mock repeats it."""
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    return kind == "string" and isinstance(value, str) and bool(value)
+
+
 def mock_chat_answer(messages: Sequence[dict]) -> dict:
     """The (fault-free) JSON answer the mock gives to ``messages``."""
     user = next((m.get("content", "") for m in messages if m.get("role") == "user"), "")
@@ -105,7 +114,11 @@ def mock_chat_answer(messages: Sequence[dict]) -> dict:
     if task == "implicit_feedback":
         return _implicit(data)
     if task in ("item_attributes", "user_profile"):
-        return {name: _attribute_value(name, kind, data) for name, kind in data.get("attributes", {}).items()}
+        known = data.get("user") if task == "user_profile" and isinstance(data.get("user"), dict) else {}
+        return {
+            name: known[name] if _fits(known.get(name), kind) else _attribute_value(name, kind, data)
+            for name, kind in data.get("attributes", {}).items()
+        }
     return {"answer": f"unknown task {task!r}"}
 
 
@@ -285,6 +298,12 @@ class MockOpenAIServer:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256  # the default backlog (5) drops connections under high concurrency
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gives up (cancelled job, timeout) resets its connection: not the server's error.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
 
 def _error(status: int, message: str, kind: str) -> tuple[int, dict]:

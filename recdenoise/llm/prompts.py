@@ -31,9 +31,9 @@ __all__ = [
     "reask_message",
 ]
 
-IMPLICIT_PROMPT_VERSION = "implicit-v1"
+IMPLICIT_PROMPT_VERSION = "implicit-v2"  # v2: known demographics in `user`
 ITEM_ATTRIBUTES_PROMPT_VERSION = "item-attributes-v1"
-USER_PROFILE_PROMPT_VERSION = "user-profile-v1"
+USER_PROFILE_PROMPT_VERSION = "user-profile-v2"  # v2: known demographics in `user`
 
 #: Attribute types an answer is validated against.
 ATTRIBUTE_TYPES = ("string", "integer", "string_list")
@@ -86,19 +86,25 @@ def _schema_text(attributes: Mapping[str, str]) -> str:
     return ", ".join(f'"{name}": {_TYPE_HINT[kind]}' for name, kind in attributes.items())
 
 
-def implicit_feedback_messages(history: list[dict], candidates: list[dict]) -> list[dict]:
+def implicit_feedback_messages(
+    history: list[dict], candidates: list[dict], user_info: Mapping[str, Any] | None = None
+) -> list[dict]:
     """Ask for the one candidate the user would like most and the one they would like least.
 
     ``candidates[j]`` gets ``"index": j``; the answer must be
-    ``{"liked": <index>, "disliked": <index>}`` with two different indices.
+    ``{"liked": <index>, "disliked": <index>}`` with two different indices. ``user_info``
+    (known demographics, e.g. ML-100K's age/gender/occupation) goes into the block as ``user``.
     """
-    payload = {
+    payload: dict[str, Any] = {
         "task": "implicit_feedback",
         "history": history,
         "candidates": [{"index": j, **c} for j, c in enumerate(candidates)],
     }
+    if user_info:
+        payload["user"] = dict(user_info)
     user = (
-        "A user interacted with the items in `history`. From `candidates`, choose the one candidate this user "
+        "A user (described in `user` when present) interacted with the items in `history`. From `candidates`, "
+        "choose the one candidate this user "
         "would most likely enjoy and the one candidate this user would least likely enjoy. They must be two "
         "different candidates.\n"
         f"{encode_data_block(payload)}\n"
@@ -120,12 +126,18 @@ def item_attribute_messages(item: dict, attributes: Mapping[str, str]) -> list[d
     return _messages(user)
 
 
-def user_profile_messages(history: list[dict], fields: Mapping[str, str]) -> list[dict]:
-    """Ask for a user profile (LLMRec: age, gender, liked/disliked genres, ...) from their history."""
-    payload = {"task": "user_profile", "history": history, "attributes": dict(fields)}
+def user_profile_messages(
+    history: list[dict], fields: Mapping[str, str], user_info: Mapping[str, Any] | None = None
+) -> list[dict]:
+    """Ask for a user profile (LLMRec: age, gender, liked/disliked genres, ...) from their history
+    and, when given, the known demographics ``user_info`` (sent as ``user``; the model keeps them)."""
+    payload: dict[str, Any] = {"task": "user_profile", "history": history, "attributes": dict(fields)}
+    if user_info:
+        payload["user"] = dict(user_info)
     user = (
         "Infer a plausible profile of the user who interacted with the items in `history` "
-        "(`attributes` maps each field to its type). Give your best guess for every field.\n"
+        "(`attributes` maps each field to its type). `user`, when present, holds facts known about this user: "
+        "keep them. Give your best guess for every other field.\n"
         f"{encode_data_block(payload)}\n"
         f"Answer with JSON only: {{{_schema_text(fields)}}}."
     )

@@ -6,7 +6,8 @@ For each task and attempt ``a = 0, 1, ...`` the runner builds the request body (
 .. math::
     \\mathrm{key} = \\mathrm{sha256}(\\mathrm{canonical}(\\{body, kind, prompt\\_version, attempt\\}))
 
-and looks the key up in the :class:`~recdenoise.llm.cache.JsonlCache`; only a miss is sent.
+and looks the key up in the :class:`~recdenoise.llm.cache.JsonlCache`; only a miss is sent, and
+tasks that ask the very same thing in one run share one request (a per-key lock).
 A received answer is cached *before* it is validated, so a restarted job replays the same
 answers, reaches the same verdicts and sends nothing it already had. An answer that fails
 validation is re-asked up to ``max_attempts`` times in total, then the task is recorded as
@@ -116,12 +117,54 @@ def attempt_messages(task: ChatTask, rejected: Sequence[tuple[str, AnswerError]]
     return msgs
 
 
+async def _fetch(
+    task: ChatTask, attempt: int, body: dict, key: str, client: LLMClient, cache: JsonlCache, report: RunReport
+) -> dict | TaskOutcome:
+    """The cache record for ``key``: from the cache (filled meanwhile by a task that asked the
+    same) or sent now and cached before it is used; a :class:`TaskOutcome` failure otherwise."""
+    rec = cache.get(key)
+    if rec is not None:
+        _count_hit(rec, report)
+        return rec
+    try:
+        answer = await client.chat(body)
+    except BudgetExhausted:
+        report.budget_exhausted = True
+        return TaskOutcome(task.task_id, task.kind, failure="budget_exhausted", attempts=attempt)
+    except TransportError as exc:
+        log.warning("task %s: request failed (%s); a rerun will try it again", task.task_id, exc)
+        return TaskOutcome(task.task_id, task.kind, failure=exc.reason, attempts=attempt)
+    report.answers_received += 1
+    return await cache.aput(
+        key,
+        {
+            "task_id": task.task_id,
+            "kind": task.kind,
+            "prompt_version": task.prompt_version,
+            "attempt": attempt,
+            "body_sha256": request_fingerprint(body),
+            "model": answer.model,
+            "content": answer.content,
+            "prompt_tokens": answer.prompt_tokens,
+            "completion_tokens": answer.completion_tokens,
+            "received_at": time.time(),
+        },
+    )
+
+
+def _count_hit(rec: dict, report: RunReport) -> None:
+    report.cache_hits += 1
+    report.prompt_tokens_cached += int(rec.get("prompt_tokens", 0))
+    report.completion_tokens_cached += int(rec.get("completion_tokens", 0))
+
+
 async def _run_one(
     task: ChatTask,
     client: LLMClient,
     cache: JsonlCache,
     max_attempts: int,
     report: RunReport,
+    locks: dict[str, asyncio.Lock],
 ) -> TaskOutcome:
     rejected: list[tuple[str, AnswerError]] = []
     for attempt in range(max_attempts):
@@ -129,34 +172,14 @@ async def _run_one(
         key = request_key(body, task.kind, task.prompt_version, attempt)
         rec = cache.get(key)
         if rec is not None:
-            report.cache_hits += 1
-            report.prompt_tokens_cached += int(rec.get("prompt_tokens", 0))
-            report.completion_tokens_cached += int(rec.get("completion_tokens", 0))
+            _count_hit(rec, report)
         else:
-            try:
-                answer = await client.chat(body)
-            except BudgetExhausted:
-                report.budget_exhausted = True
-                return TaskOutcome(task.task_id, task.kind, failure="budget_exhausted", attempts=attempt)
-            except TransportError as exc:
-                log.warning("task %s: request failed (%s); a rerun will try it again", task.task_id, exc)
-                return TaskOutcome(task.task_id, task.kind, failure=exc.reason, attempts=attempt)
-            report.answers_received += 1
-            rec = await cache.aput(
-                key,
-                {
-                    "task_id": task.task_id,
-                    "kind": task.kind,
-                    "prompt_version": task.prompt_version,
-                    "attempt": attempt,
-                    "body_sha256": request_fingerprint(body),
-                    "model": answer.model,
-                    "content": answer.content,
-                    "prompt_tokens": answer.prompt_tokens,
-                    "completion_tokens": answer.completion_tokens,
-                    "received_at": time.time(),
-                },
-            )
+            # Two tasks can ask the very same thing (ML-100K lists some titles twice): the second
+            # waits for the first's answer instead of sending the request again.
+            async with locks.setdefault(key, asyncio.Lock()):
+                rec = await _fetch(task, attempt, body, key, client, cache, report)
+            if isinstance(rec, TaskOutcome):
+                return rec
         try:
             value = task.parse(rec["content"])
         except AnswerError as err:
@@ -184,7 +207,8 @@ async def run_chat_tasks(
     """
     report = RunReport(tasks=len(tasks))
     start = time.perf_counter()
-    futures = [asyncio.ensure_future(_run_one(t, client, cache, max_attempts, report)) for t in tasks]
+    locks: dict[str, asyncio.Lock] = {}
+    futures = [asyncio.ensure_future(_run_one(t, client, cache, max_attempts, report, locks)) for t in tasks]
     bar = tqdm(total=len(tasks), desc="LLM requests", unit="task", disable=not progress, leave=False)
     try:
         for fut in asyncio.as_completed(futures):

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..data import Interactions
 
-__all__ = ["item_records", "item_text", "user_histories"]
+__all__ = ["item_records", "item_text", "user_records", "user_histories"]
 
 _TITLE_COLUMNS = ("title", "name", "item_name")
 _YEAR_RE = re.compile(r"(1[89]\d\d|20\d\d)")
@@ -72,6 +72,38 @@ def item_records(interactions: Interactions) -> list[dict]:
             rec["year"] = y
         if "title" not in rec:
             rec["item_id"] = str(ids[idx])
+        out.append(rec)
+    return out
+
+
+#: ``user_info`` columns shown to the model as known facts (zip codes and ids are left out).
+USER_FIELDS = ("age", "gender", "occupation")
+_GENDER = {"m": "male", "f": "female"}
+
+
+def user_records(interactions: Interactions) -> list[dict]:
+    """Known demographics per contiguous user from ``user_info`` (:data:`USER_FIELDS` present and
+    non-missing; ``M``/``F`` spelled ``male``/``female``); ``{}`` for every user without ``user_info``.
+
+    Shapes:
+        - output: list of length ``U`` (index = contiguous user id).
+    """
+    info = interactions.user_info
+    if info is None:
+        return [{} for _ in range(interactions.num_users)]
+    cols = [c for c in USER_FIELDS if c in info.columns]
+    out: list[dict] = []
+    for _, row in info.reset_index(drop=True).iterrows():
+        rec: dict[str, Any] = {}
+        for col in cols:
+            value = row[col]
+            if _missing(value):
+                continue
+            if isinstance(value, (int, np.integer)) or (isinstance(value, float) and value.is_integer()):
+                rec[col] = int(value)
+            else:
+                text = str(value).strip()
+                rec[col] = _GENDER.get(text.lower(), text) if col == "gender" else text
         out.append(rec)
     return out
 

@@ -78,7 +78,7 @@ def test_end_to_end_all_three(tmp_path, data):
     users = [json.loads(line) for line in (tmp_path / "users.jsonl").read_text().splitlines()]
     assert len(items) == NUM_ITEMS and set(items[0]["attributes"]) == {"director", "country", "language"}
     assert len(users) == NUM_USERS and isinstance(users[0]["attributes"]["liked_genres"], list)
-    assert users[0]["prompt_version"] == "user-profile-v1" and users[0]["model"] == "mock-llm"
+    assert users[0]["prompt_version"] == "user-profile-v2" and users[0]["model"] == "mock-llm"
 
     for name, rows in (("item_text", NUM_ITEMS), ("item_attribute", NUM_ITEMS), ("user_profile", NUM_USERS)):
         feats, mask = np.load(tmp_path / f"{name}_features.npy"), np.load(tmp_path / f"{name}_mask.npy")
@@ -201,3 +201,29 @@ def test_rejected_credentials_stop_the_job(tmp_path, data):
         with pytest.raises(LLMError, match="refused the credentials"):
             augment(train, cand, tmp_path, _llm(server), _cfg(), api_key="sk-wrong")
     assert not (tmp_path / "manifest.json").exists() and not (tmp_path / "augmented_edges.csv").exists()
+
+
+def test_identical_requests_of_two_tasks_are_sent_once(tmp_path):
+    import asyncio
+
+    from recdenoise.llm.cache import JsonlCache
+    from recdenoise.llm.client import LLMClient
+    from recdenoise.llm.parsing import parse_attributes
+    from recdenoise.llm.prompts import DEFAULT_ITEM_ATTRIBUTES, item_attribute_messages
+    from recdenoise.llm.runner import ChatTask, run_chat_tasks
+
+    # ML-100K lists some titles twice (e.g. two items "Chasing Amy (1997)"): same prompt, one request
+    messages = tuple(item_attribute_messages({"title": "Chasing Amy (1997)"}, DEFAULT_ITEM_ATTRIBUTES))
+    parse = lambda text: parse_attributes(text, DEFAULT_ITEM_ATTRIBUTES)  # noqa: E731
+    tasks = [ChatTask(f"item:{i}", "item_attributes", "v", messages, parse) for i in range(3)]
+
+    async def go(server):
+        with JsonlCache(tmp_path / "c.jsonl") as cache:
+            async with LLMClient(_llm(server)) as client:
+                return await run_chat_tasks(tasks, client, cache, progress=False)
+
+    with MockOpenAIServer(latency=0.05) as server:
+        outcomes, report = asyncio.run(go(server))
+        assert server.stats()["requests"] == 1
+    assert [o.value for o in outcomes] == [outcomes[0].value] * 3 and report.succeeded == 3
+    assert report.answers_received == 1 and report.cache_hits == 2
