@@ -39,19 +39,14 @@ applies ``{"train.lr": 0.01, ...}`` on top of the file.
 from __future__ import annotations
 
 import dataclasses
-import sys
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
+from .compat import tomllib
 from .errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 __all__ = [
     "DataConfig",
@@ -66,6 +61,7 @@ __all__ = [
     "apply_overrides",
     "config_from_dict",
     "config_to_dict",
+    "build_dataclass",
 ]
 
 
@@ -307,32 +303,51 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     raise ConfigError(f"{where}: expected {name}, got {value!r} ({type(value).__name__})")
 
 
-def _build(cls: type, values: Mapping[str, Any], where: str) -> Any:
+def build_dataclass(cls: type, values: Mapping[str, Any], where: str = "", label: str = "config key") -> Any:
+    """Instantiate dataclass ``cls`` from ``values``, checking every key and type.
+
+    Args:
+        where: prefix of the names in messages (a config section like ``"train"``, or
+            ``"method 'pld' option"`` with ``label="option"``).
+        label: what a key is called in messages.
+
+    Raises:
+        ConfigError: an unknown key (the message lists the valid ones) or a value of the
+            wrong type (the message names the key and the expected type).
+    """
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{where or 'config'}: expected a table of {label}s, got {values!r}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(fields))
+    section = label == "config key"
     if unknown:
-        prefix = f"{where}." if where else ""
-        raise ConfigError(
-            f"unknown config key(s) {[prefix + k for k in unknown]}; valid keys{' of [' + where + ']' if where else ''}: "
-            f"{sorted(fields)}"
-        )
+        if section:
+            prefix = f"{where}." if where else ""
+            raise ConfigError(
+                f"unknown config key(s) {[prefix + k for k in unknown]}; valid keys{' of [' + where + ']' if where else ''}: "
+                f"{sorted(fields)}"
+            )
+        raise ConfigError(f"unknown {label}(s) {unknown} for {where.rsplit(' ', 1)[0]}; valid {label}s: {sorted(fields)}")
     kwargs = {}
     for name, value in values.items():
-        key = f"{where}.{name}" if where else name
+        key = (f"{where}.{name}" if where else name) if section else f"{where} {name}"
         tp = hints[name]
         if dataclasses.is_dataclass(tp):
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{key}: expected a table [{key}], got {value!r}")
-            kwargs[name] = _build(tp, value, key)
+            kwargs[name] = build_dataclass(tp, value, key)
         else:
             kwargs[name] = _coerce(value, tp, key)
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where or cls.__name__}: {exc}") from exc
 
 
 def config_from_dict(values: Mapping[str, Any]) -> RunConfig:
     """Build a :class:`RunConfig` from nested dicts (as TOML gives them); checks every key."""
-    return _build(RunConfig, values, "")
+    return build_dataclass(RunConfig, values, "")
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:

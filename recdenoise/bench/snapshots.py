@@ -19,14 +19,14 @@ import numpy as np
 import torch
 
 from ..data.interactions import Split
-from ..diagnostics import interaction_losses
 from ..errors import ConfigError
 from ..evaluation import Evaluator
 from ..graph import BipartiteGraph
 from ..methods import build_method
 from ..models import build_model
 from ..training import Trainer
-from ..utils import resolve_device, seed_everything
+from ..training.diagnostics import interaction_losses
+from ..utils import resolve_device
 
 __all__ = ["loss_snapshots"]
 
@@ -76,11 +76,12 @@ def loss_snapshots(
     if not stages or stages[0] < 1:
         raise ConfigError(f"snapshot epochs must be positive integers, got {list(epochs)}")
     device = resolve_device(device)
-    seed_everything(seed)
     kwargs = {"num_layers": num_layers} if backbone == "lightgcn" else {}
-    model = build_model(backbone, train.num_users, train.num_items, embedding_dim=embedding_dim, **kwargs).to(device)
-    parts = build_method(method, train, batch_size=batch_size, reg_weight=reg_weight, device=device, seed=seed)
+    with torch.random.fork_rng(devices=[]):  # seeded initialisation; the caller's RNG is untouched
+        torch.manual_seed(seed)
+        model = build_model(backbone, train.num_users, train.num_items, embedding_dim=embedding_dim, **kwargs).to(device)
     graph = BipartiteGraph.from_interactions(train, device)
+    parts = build_method(method, train, model, graph=graph, batch_size=batch_size, reg_weight=reg_weight, device=device, seed=seed)
     # no evaluator in the trainer: it would restore the best validated weights after fit()
     trainer = Trainer(model, graph, parts.sampler, parts.objective, lr=lr, seed=seed)
     evaluator = Evaluator(ks=(20,), device=device)

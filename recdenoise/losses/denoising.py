@@ -21,15 +21,51 @@ Mapping the pointwise reference onto (user, positive, negative) triples:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError
-from ..samplers.base import TripletBatch
+from ..types import TripletBatch
 
-__all__ = ["TruncatedReducer", "ReweightedReducer", "drop_rate_schedule"]
+__all__ = ["TCEOptions", "RCEOptions", "TruncatedReducer", "ReweightedReducer", "drop_rate_schedule"]
+
+
+@dataclass(frozen=True)
+class TCEOptions:
+    """Options of T-CE (``--method tce``): the one place their defaults live.
+
+    Attributes:
+        loss: ``"bce"`` (the paper's T-CE) or ``"bpr"``.
+        max_drop_rate: :math:`\\epsilon_{max}`, the drop rate the ramp reaches.
+        num_gradual: optimiser steps of the ramp (reference 30000); ``None`` = ``gradual_epochs``
+            epochs of the training set.
+        gradual_epochs: the ramp's length in epochs when ``num_gradual`` is ``None``.
+        num_negatives: negatives per positive.
+    """
+
+    loss: str = "bce"
+    max_drop_rate: float = 0.2
+    num_gradual: Optional[int] = None
+    gradual_epochs: int = 10
+    num_negatives: int = 1
+
+
+@dataclass(frozen=True)
+class RCEOptions:
+    """Options of R-CE (``--method rce``): the one place their defaults live.
+
+    Attributes:
+        loss: ``"bce"`` (the paper's R-CE) or ``"bpr"``.
+        beta: exponent of the detached predicted probability used as weight.
+        num_negatives: negatives per positive.
+    """
+
+    loss: str = "bce"
+    beta: float = 0.25
+    num_negatives: int = 1
 
 _RANK_BY = ("loss", "positive")
 
@@ -72,7 +108,7 @@ class TruncatedReducer:
         losses ``[B]``, pos_scores ``[B]`` -> (scalar, weights ``[B]`` in {0, 1}).
     """
 
-    def __init__(self, max_drop_rate: float = 0.2, num_gradual: int = 30000, rank_by: str = "loss"):
+    def __init__(self, max_drop_rate: float = TCEOptions.max_drop_rate, num_gradual: int = 30000, rank_by: str = "loss"):
         if not 0.0 <= max_drop_rate < 1.0:
             raise ConfigError(f"max_drop_rate must be in [0, 1), got {max_drop_rate!r}")
         if not isinstance(num_gradual, int) or num_gradual < 1:
@@ -130,7 +166,7 @@ class ReweightedReducer:
         losses ``[B]``, pos_scores ``[B]`` -> (scalar, weights ``[B]`` in (0, 1]).
     """
 
-    def __init__(self, beta: float = 0.25, score_by: str = "loss"):
+    def __init__(self, beta: float = RCEOptions.beta, score_by: str = "loss"):
         if not beta >= 0:
             raise ConfigError(f"beta must be >= 0, got {beta!r}")
         if score_by not in _RANK_BY:

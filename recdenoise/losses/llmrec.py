@@ -33,7 +33,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..graph import BipartiteGraph
-from ..samplers.base import TripletBatch
+from ..types import TripletBatch
 from .objective import LossOutput, PairwiseObjective
 
 __all__ = ["PruneAugmented", "scaled_cosine_error", "FeatureMAE", "LLMRecObjective"]
@@ -79,7 +79,7 @@ class PruneAugmented:
         """``bool [B]``: the triples pruning may drop."""
         if self.scope == "all":
             return torch.ones(size, dtype=torch.bool, device=device)
-        flags = getattr(batch, "is_augmented", None)
+        flags = batch.is_augmented
         return torch.zeros(size, dtype=torch.bool, device=device) if flags is None else flags.to(device)
 
     def num_dropped(self, num_candidates: int) -> int:
@@ -232,16 +232,14 @@ class LLMRecObjective(nn.Module):
         \mathcal{L} = \mathcal{L}_{BPR}^{\text{pruned}} + \lambda_2 \lVert \Theta \rVert^2
         + \lambda_{FR}\, \mathcal{L}_{FR}
 
-    The reconstruction needs the graph the features are propagated over; the trainer does
-    not pass it to objectives, so it is given here (the training graph) and moved to the
-    embeddings' device on first use.
+    The reconstruction propagates the features over the graph of the step, which the trainer
+    passes to every objective call (with edge dropout applied); the objective never stores it.
 
     Args:
         base: the pairwise objective (its reducer does the pruning, e.g. :class:`PruneAugmented`).
         mae: a :class:`FeatureMAE` (its mask tokens and decoders are trained: the trainer
             optimises the objective's parameters), or ``None``.
         mae_weight: :math:`\lambda_{FR}` (LLMRec's ``att_re_rate``).
-        graph: graph for the reconstruction's feature propagation (``None``: unpropagated).
     """
 
     def __init__(
@@ -249,7 +247,6 @@ class LLMRecObjective(nn.Module):
         base: PairwiseObjective,
         mae: Optional[FeatureMAE] = None,
         mae_weight: float = 0.0,
-        graph: Optional[BipartiteGraph] = None,
     ):
         super().__init__()
         if mae_weight < 0:
@@ -259,20 +256,25 @@ class LLMRecObjective(nn.Module):
         self.base = base
         self.mae = mae
         self.mae_weight = float(mae_weight)
-        self.graph = graph
 
-    def forward(self, model, user_emb: torch.Tensor, item_emb: torch.Tensor, batch: TripletBatch, step: int) -> LossOutput:
+    def forward(
+        self,
+        model,
+        user_emb: torch.Tensor,
+        item_emb: torch.Tensor,
+        batch: TripletBatch,
+        step: int,
+        graph: Optional[BipartiteGraph] = None,
+    ) -> LossOutput:
         out = self.base(model, user_emb, item_emb, batch, step)
         loss, stats = out.loss, dict(out.stats)
-        flags = getattr(batch, "is_augmented", None)
+        flags = batch.is_augmented
         if flags is not None:
             stats["augmented"] = float(flags.sum())
             if out.weights is not None:
                 stats["augmented_kept"] = float((out.weights[flags] > 0).sum())
         if self.mae is not None and self.mae_weight > 0 and self.mae.mask_rate > 0:
-            if self.graph is not None and self.graph.device != user_emb.device:
-                self.graph = self.graph.to(user_emb.device)
-            reconstruction = self.mae(model, self.graph)
+            reconstruction = self.mae(model, graph)
             loss = loss + self.mae_weight * reconstruction
             stats["mae"] = float(reconstruction.detach())
         return LossOutput(loss, out.per_example, out.weights, stats)

@@ -30,6 +30,7 @@ reproduces the reference updates. The flip factors are initialised like the refe
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
@@ -37,11 +38,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
-from ..samplers.base import TripletBatch
-from .functional import l2_penalty
-from .objective import LossOutput
+from ..types import TripletBatch
+from ..scoring import l2_penalty, pair_scores
+from .objective import LossOutput, embedding_l2
 
-__all__ = ["NBPOObjective", "nbpo_log_likelihood"]
+__all__ = ["NBPOOptions", "NBPOObjective", "nbpo_log_likelihood"]
 
 _LIKELIHOODS = ("exact", "reference")
 
@@ -74,6 +75,24 @@ def _reference_surrogate(
     return pos, neg
 
 
+@dataclass(frozen=True)
+class NBPOOptions:
+    """Options of NBPO (``--method nbpo``): the one place their defaults live.
+
+    Attributes:
+        flip_dim: dimension of the flip-rate factors (reference ``K1 = 50``).
+        num_negatives: unvoted items per positive (reference: 4).
+        flip_reg_weight: L2 weight on the batch's flip factors (``None``: the run's
+            ``weight_decay``; the reference regularises them 2-5x more).
+        likelihood: ``"exact"`` or ``"reference"`` (see the module docstring).
+    """
+
+    flip_dim: int = 64
+    num_negatives: int = 4
+    flip_reg_weight: Optional[float] = None
+    likelihood: str = "exact"
+
+
 class NBPOObjective(nn.Module):
     """NBPO likelihood over (user, positive, unvoted items) with a learned flip rate.
 
@@ -83,11 +102,9 @@ class NBPOObjective(nn.Module):
     Args:
         num_users: ``U``.
         num_items: ``I``.
-        flip_dim: dimension of the flip-rate factors (reference ``K1 = 50``).
         reg_weight: L2 weight on the backbone's layer-0 embeddings of the batch (as BPR).
-        flip_reg_weight: L2 weight on the batch's flip factors (default: ``reg_weight``;
-            the reference regularises them 2-5x more than the preference factors).
-        likelihood: ``"exact"`` or ``"reference"`` (see the module docstring).
+        flip_dim, flip_reg_weight, likelihood: see :class:`NBPOOptions` (``flip_reg_weight``
+            ``None`` = ``reg_weight``).
         seed: seeds the flip factors' initialisation.
 
     Shapes:
@@ -99,10 +116,10 @@ class NBPOObjective(nn.Module):
         self,
         num_users: int,
         num_items: int,
-        flip_dim: int = 64,
+        flip_dim: int = NBPOOptions.flip_dim,
         reg_weight: float = 1e-4,
-        flip_reg_weight: Optional[float] = None,
-        likelihood: str = "exact",
+        flip_reg_weight: Optional[float] = NBPOOptions.flip_reg_weight,
+        likelihood: str = NBPOOptions.likelihood,
         seed: int = 0,
     ):
         super().__init__()
@@ -132,12 +149,13 @@ class NBPOObjective(nn.Module):
         """:math:`\\gamma_{ui} = \\sigma(p_u^\\top q_i)`, no grad."""
         return torch.sigmoid(self.flip_logits(users, items))
 
-    def forward(self, model, user_emb: torch.Tensor, item_emb: torch.Tensor, batch: TripletBatch, step: int) -> LossOutput:
+    def forward(
+        self, model, user_emb: torch.Tensor, item_emb: torch.Tensor, batch: TripletBatch, step: int, graph=None
+    ) -> LossOutput:
         users, pos_items = batch.users, batch.pos_items
         neg_items = batch.neg_items.reshape(len(batch), -1)  # [B, n]
-        u = user_emb[users]
-        pos_logits = (u * item_emb[pos_items]).sum(-1)
-        neg_logits = (u.unsqueeze(1) * item_emb[neg_items]).sum(-1)
+        pos_logits = pair_scores(user_emb, item_emb, users, pos_items)
+        neg_logits = pair_scores(user_emb, item_emb, users, neg_items)
         pos_flip = self.flip_logits(users, pos_items)
         neg_flip = self.flip_logits(users.unsqueeze(1), neg_items)
         terms = nbpo_log_likelihood if self.likelihood == "exact" else _reference_surrogate
@@ -150,9 +168,7 @@ class NBPOObjective(nn.Module):
             "flip_rate_neg": torch.sigmoid(neg_flip.detach()).mean(),
         }
         if self.reg_weight > 0:
-            eu, ei = model.ego_embeddings(users, pos_items)
-            _, ej = model.ego_embeddings(users[:0], neg_items)
-            reg = self.reg_weight * l2_penalty(eu, ei, ej, batch_size=len(batch))
+            reg = self.reg_weight * embedding_l2(model, batch)
             loss = loss + reg
             stats["reg"] = reg.detach()
         if self.flip_reg_weight > 0:

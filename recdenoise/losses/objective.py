@@ -8,18 +8,17 @@ the largest losses, R-CE reweights them (see :mod:`recdenoise.losses.denoising`)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Protocol
+from typing import Optional, Protocol
 
 import torch
 from torch import nn
 
 from ..errors import ConfigError
-from ..samplers.base import TripletBatch
-from .functional import bce_loss, bpr_loss, l2_penalty
+from ..types import TripletBatch
+from ..scoring import LOSSES, l2_penalty, pair_scores
 
-__all__ = ["LossOutput", "Reducer", "MeanReducer", "PairwiseObjective", "LOSSES"]
+__all__ = ["embedding_l2", "LossOutput", "Reducer", "MeanReducer", "PairwiseObjective", "LOSSES"]
 
-LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {"bpr": bpr_loss, "bce": bce_loss}
 
 
 @dataclass
@@ -39,6 +38,15 @@ class LossOutput:
     per_example: torch.Tensor
     weights: Optional[torch.Tensor] = None
     stats: dict = field(default_factory=dict)
+
+
+def embedding_l2(model, batch: TripletBatch) -> torch.Tensor:
+    r"""LightGCN's L2 term on the batch's layer-0 embeddings,
+    :math:`\frac{1}{2B}(\lVert e_u^{(0)} \rVert^2 + \lVert e_i^{(0)} \rVert^2 + \lVert e_j^{(0)} \rVert^2)`
+    (``model.ego_embeddings`` gives the parameters behind the batch)."""
+    eu, ei = model.ego_embeddings(batch.users, batch.pos_items)
+    _, ej = model.ego_embeddings(batch.users[:0], batch.neg_items)
+    return l2_penalty(eu, ei, ej, batch_size=len(batch))
 
 
 class Reducer(Protocol):
@@ -91,21 +99,20 @@ class PairwiseObjective(nn.Module):
 
     def scores(self, user_emb: torch.Tensor, item_emb: torch.Tensor, batch: TripletBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """``(pos [B], neg [B] or [B, n])`` dot-product scores."""
-        u = user_emb[batch.users]
-        pos = (u * item_emb[batch.pos_items]).sum(-1)
-        neg_emb = item_emb[batch.neg_items]
-        neg = (u.unsqueeze(1) * neg_emb).sum(-1) if batch.neg_items.dim() == 2 else (u * neg_emb).sum(-1)
+        pos = pair_scores(user_emb, item_emb, batch.users, batch.pos_items)
+        neg = pair_scores(user_emb, item_emb, batch.users, batch.neg_items)
         return pos, neg
 
-    def forward(self, model, user_emb: torch.Tensor, item_emb: torch.Tensor, batch: TripletBatch, step: int) -> LossOutput:
+    def forward(
+        self, model, user_emb: torch.Tensor, item_emb: torch.Tensor, batch: TripletBatch, step: int, graph=None
+    ) -> LossOutput:
+        """Loss of one batch; ``graph`` (the step's graph) is accepted for a uniform call and unused."""
         pos, neg = self.scores(user_emb, item_emb, batch)
         per_example = self.loss_fn(pos, neg)
         loss, weights = self.reducer(per_example, batch, step, pos.detach())
         stats = {"loss": loss.detach()}  # tensors: no host sync per step
         if self.reg_weight > 0:
-            eu, ei = model.ego_embeddings(batch.users, batch.pos_items)
-            _, ej = model.ego_embeddings(batch.users[:0], batch.neg_items)
-            reg = self.reg_weight * l2_penalty(eu, ei, ej, batch_size=len(batch))
+            reg = self.reg_weight * embedding_l2(model, batch)
             loss = loss + reg
             stats["reg"] = reg.detach()
         return LossOutput(loss, per_example.detach(), weights, stats)

@@ -13,44 +13,27 @@ so a pruned, noise-injected or LLM-augmented graph needs no new model.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 from torch import nn
 
 from ..errors import ConfigError
 from ..graph import BipartiteGraph
+from ..scoring import EmbeddingScorer
 
 __all__ = ["Recommender", "EmbeddingScorer"]
 
 
-class EmbeddingScorer:
-    """Scores all items for a batch of users from fixed (detached) embeddings.
+class Recommender(nn.Module):
+    """Base class: ``U`` users and ``I`` items scored in a ``D``-dimensional space.
 
-    Shapes:
-        user_emb: ``[U, D]``; item_emb: ``[I, D]``; ``__call__(users [B]) -> [B, I]``.
+    Models with ID embeddings (MF, LightGCN) pass ``init_std`` and get the tables
+    ``user_embedding [U, D]`` / ``item_embedding [I, D]`` (normal initialisation, std 0.1 as in
+    LightGCN's code) and :meth:`ego_embeddings` over them.
     """
 
-    def __init__(self, user_emb: torch.Tensor, item_emb: torch.Tensor):
-        self.user_emb = user_emb.detach()
-        self.item_emb = item_emb.detach()
-
-    @property
-    def num_items(self) -> int:
-        return self.item_emb.shape[0]
-
-    def __call__(self, users: torch.Tensor) -> torch.Tensor:
-        return self.user_emb[users.to(self.user_emb.device)] @ self.item_emb.T
-
-    def pairs(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        """Scores of given (user, item) pairs; ``users`` broadcasts against ``items`` (e.g. ``[B,1]`` x ``[B,k]``)."""
-        return (self.user_emb[users] * self.item_emb[items]).sum(-1)
-
-
-class Recommender(nn.Module):
-    """Base class: embedding tables for ``U`` users and ``I`` items of size ``D``."""
-
-    def __init__(self, num_users: int, num_items: int, embedding_dim: int):
+    def __init__(self, num_users: int, num_items: int, embedding_dim: int, init_std: Optional[float] = None):
         super().__init__()
         for name, value in (("num_users", num_users), ("num_items", num_items), ("embedding_dim", embedding_dim)):
             if not isinstance(value, int) or value <= 0:
@@ -58,13 +41,24 @@ class Recommender(nn.Module):
         self.num_users = num_users
         self.num_items = num_items
         self.embedding_dim = embedding_dim
+        self.init_std = init_std
+
+    def _add_embedding_tables(self) -> None:
+        self.user_embedding = nn.Embedding(self.num_users, self.embedding_dim)
+        self.item_embedding = nn.Embedding(self.num_items, self.embedding_dim)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Normal initialisation of the ID tables with ``init_std``."""
+        nn.init.normal_(self.user_embedding.weight, std=self.init_std)
+        nn.init.normal_(self.item_embedding.weight, std=self.init_std)
 
     def forward(self, graph: Optional[BipartiteGraph] = None) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover
         raise NotImplementedError
 
-    def ego_embeddings(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover
+    def ego_embeddings(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Layer-0 (parameter) embeddings of ``users [...]`` and ``items [...]`` for L2 regularisation."""
-        raise NotImplementedError
+        return self.user_embedding(users), self.item_embedding(items)
 
     def _check_graph(self, graph: Optional[BipartiteGraph]) -> None:
         if graph is not None and (graph.num_users, graph.num_items) != (self.num_users, self.num_items):

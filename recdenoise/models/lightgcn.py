@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 import torch
-from torch import nn
 
 from ..errors import ConfigError
 from ..graph import BipartiteGraph
@@ -64,7 +63,7 @@ class LightGCN(Recommender):
         alpha: Optional[Sequence[float]] = None,
         init_std: float = 0.1,
     ):
-        super().__init__(num_users, num_items, embedding_dim)
+        super().__init__(num_users, num_items, embedding_dim, init_std)
         if not isinstance(num_layers, int) or num_layers < 0:
             raise ConfigError(f"num_layers must be a non-negative integer, got {num_layers!r}")
         if alpha is None:
@@ -73,23 +72,13 @@ class LightGCN(Recommender):
             raise ConfigError(f"alpha needs num_layers + 1 = {num_layers + 1} weights, got {len(alpha)}")
         self.num_layers = num_layers
         self.register_buffer("alpha", torch.tensor(list(alpha), dtype=torch.float32))
-        self.user_embedding = nn.Embedding(num_users, embedding_dim)
-        self.item_embedding = nn.Embedding(num_items, embedding_dim)
-        self.init_std = init_std
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        nn.init.normal_(self.user_embedding.weight, std=self.init_std)
-        nn.init.normal_(self.item_embedding.weight, std=self.init_std)
+        self._add_embedding_tables()
 
     def forward(self, graph: Optional[BipartiteGraph] = None) -> tuple[torch.Tensor, torch.Tensor]:
         if graph is None:
             raise ConfigError("LightGCN needs the interaction graph: call model(graph)")
         self._check_graph(graph)
         return propagate_layers(graph, self.user_embedding.weight, self.item_embedding.weight, self.num_layers, self.alpha)
-
-    def ego_embeddings(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.user_embedding(users), self.item_embedding(items)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", num_layers={self.num_layers}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
-from torch import nn
 
 from ..graph import BipartiteGraph
 from .base import Recommender
@@ -27,19 +26,9 @@ class MF(Recommender):
     """
 
     def __init__(self, num_users: int, num_items: int, embedding_dim: int = 64, init_std: float = 0.1):
-        super().__init__(num_users, num_items, embedding_dim)
-        self.user_embedding = nn.Embedding(num_users, embedding_dim)
-        self.item_embedding = nn.Embedding(num_items, embedding_dim)
-        self.init_std = init_std
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        nn.init.normal_(self.user_embedding.weight, std=self.init_std)
-        nn.init.normal_(self.item_embedding.weight, std=self.init_std)
+        super().__init__(num_users, num_items, embedding_dim, init_std)
+        self._add_embedding_tables()
 
     def forward(self, graph: Optional[BipartiteGraph] = None) -> tuple[torch.Tensor, torch.Tensor]:
         self._check_graph(graph)
         return self.user_embedding.weight, self.item_embedding.weight
-
-    def ego_embeddings(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.user_embedding(users), self.item_embedding(items)

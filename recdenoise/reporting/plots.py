@@ -1,4 +1,4 @@
-"""Benchmark figures (matplotlib, Agg backend, PNG).
+"""Benchmark figures (PNG) drawn on :class:`matplotlib.figure.Figure` objects: no pyplot, no backend switch.
 
 Every function takes data (arrays, summary frames, run-record histories) and a path, never
 reads files, and returns the path written:
@@ -21,15 +21,12 @@ import math
 from pathlib import Path
 from typing import Mapping, Sequence
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from scipy.stats import rankdata
 
-matplotlib.use("Agg")  # headless; must precede pyplot
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from scipy.stats import rankdata  # noqa: E402
-
-from ..errors import ConfigError  # noqa: E402
+from ..errors import ConfigError
 
 __all__ = [
     "within_user_percentile",
@@ -123,11 +120,16 @@ def auc_noisy_vs_clean(scores: np.ndarray, is_noise: np.ndarray) -> float:
     return float((ranks[is_noise].sum() - n_noisy * (n_noisy + 1) / 2) / (n_noisy * n_clean))
 
 
-def _save(fig: plt.Figure, path: str | Path, dpi: int) -> Path:
+def _subplots(nrows: int, ncols: int, figsize: tuple[float, float]):
+    """A figure and its axes grid without pyplot: no global backend or figure registry is touched."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, squeeze=False)
+
+
+def _save(fig: Figure, path: str | Path, dpi: int) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
     return path
 
 
@@ -156,7 +158,7 @@ def plot_loss_distributions(
     """
     if not stages:
         raise ConfigError("plot_loss_distributions needs at least one stage")
-    fig, axes = plt.subplots(len(stages), 3, figsize=(13, 3.4 * len(stages)), squeeze=False)
+    fig, axes = _subplots(len(stages), 3, figsize=(13, 3.4 * len(stages)))
     for row, (label, data) in enumerate(stages.items()):
         losses = np.asarray(data["losses"], dtype=np.float64)
         is_noise = np.asarray(data["is_noise"], dtype=bool)
@@ -207,7 +209,7 @@ def plot_metric_vs_ratio(
     if rows.empty:
         raise ConfigError(f"no {noise!r} rows with a ratio in the summary; nothing to plot against the ratio")
     panels = list(dict.fromkeys(zip(rows["dataset"], rows["backbone"])))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), squeeze=False)
+    fig, axes = _subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6))
     for ax, (dataset, backbone) in zip(axes[0], panels):
         here = rows[(rows["dataset"] == dataset) & (rows["backbone"] == backbone)]
         for method, group in here.groupby("method", sort=False):
@@ -253,7 +255,8 @@ def plot_validation_curves(
     """
     if not histories:
         raise ConfigError("plot_validation_curves needs at least one history")
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    fig, axes = _subplots(1, 1, figsize=(6.4, 4.0))
+    ax = axes[0, 0]
     for label, runs in histories.items():
         curves = [_curve(h, metric) for h in runs]
         curves = [c for c in curves if c[0].size]

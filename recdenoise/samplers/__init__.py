@@ -1,8 +1,9 @@
 """Samplers decide which (user, positive, negative) triples are optimised."""
 
-from .base import PairScorer, Sampler, TripletBatch
+from ..types import TripletBatch
+from .base import PairScorer, Sampler
 from .negative import NegativeSampler
-from .pld import PLDSampler, PLDSelection
+from .pld import PLDOptions, PLDSampler, PLDSelection
 from .uniform import UniformSampler
 
-__all__ = ["Sampler", "TripletBatch", "PairScorer", "NegativeSampler", "UniformSampler", "PLDSampler", "PLDSelection"]
+__all__ = ["Sampler", "TripletBatch", "PairScorer", "NegativeSampler", "UniformSampler", "PLDSampler", "PLDOptions", "PLDSelection"]

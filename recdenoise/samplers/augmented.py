@@ -8,8 +8,7 @@ these augmented triples, flagged so that a reducer (LLMRec's loss pruning,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -22,17 +21,8 @@ from .uniform import UniformSampler
 __all__ = ["AugmentedBatch", "AugmentedSampler"]
 
 
-@dataclass
-class AugmentedBatch(TripletBatch):
-    """A :class:`TripletBatch` whose tail holds augmented triples.
-
-    Attributes:
-        is_augmented: ``bool [B]``, True for triples from the augmented set. Their ``rows``
-            entry is ``-1``: they are not training interactions, so diagnostics that look up
-            ``train.is_noise[rows]`` must mask them out first.
-    """
-
-    is_augmented: Optional[torch.Tensor] = None
+AugmentedBatch = TripletBatch
+"""Batches of :class:`AugmentedSampler` set ``is_augmented`` (a field of every :class:`TripletBatch`)."""
 
 
 def _as_index(values, name: str, size: int, device: torch.device) -> torch.Tensor:

@@ -1,67 +1,28 @@
 """What a sampler is: it decides which (user, positive, negative) triples are optimised.
 
-A sampler yields :class:`TripletBatch` es for an epoch. Score-aware samplers (PLD) set
+A sampler yields :class:`~recdenoise.types.TripletBatch` es for an epoch. Score-aware samplers (PLD) set
 ``needs_scores = True``; the trainer then calls :meth:`Sampler.select` with a no-grad scorer
 built from the current forward pass, so the sampler never runs the model itself.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any, Iterator, Optional
+from typing import Iterator
 
 import torch
 
 from ..data.interactions import Interactions
 from ..errors import ConfigError
+from ..scoring import EmbeddingScorer
+from ..types import TripletBatch
 from ..utils import resolve_device
 from .negative import NegativeSampler
 
 __all__ = ["TripletBatch", "Sampler", "PairScorer"]
 
 
-@dataclass
-class TripletBatch:
-    """One optimisation batch.
-
-    Attributes:
-        users: ``long [B]``.
-        pos_items: ``long [B]`` (or ``[B, k]`` candidate pools before :meth:`Sampler.select`).
-        neg_items: ``long [B]`` or ``[B, n]`` sampled negatives.
-        rows: optional ``long [B]``: index of each positive in the training interactions
-            (lets diagnostics look up noise labels); ``[B, k]`` alongside a candidate pool.
-        weights: optional ``float [B]`` per-example weights set by the sampler.
-    """
-
-    users: torch.Tensor
-    pos_items: torch.Tensor
-    neg_items: torch.Tensor
-    rows: Optional[torch.Tensor] = None
-    weights: Optional[torch.Tensor] = None
-
-    def __len__(self) -> int:
-        return int(self.users.shape[0])
-
-    def replace(self, **changes: Any) -> "TripletBatch":
-        return replace(self, **changes)
-
-
-class PairScorer:
-    """No-grad scores of (user, item) pairs from detached embeddings.
-
-    Shapes:
-        ``__call__(users [B, 1] or [B], items [B, ...]) -> [B, ...]``.
-    """
-
-    def __init__(self, user_emb: torch.Tensor, item_emb: torch.Tensor):
-        self.user_emb = user_emb.detach()
-        self.item_emb = item_emb.detach()
-
-    def __call__(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        u = self.user_emb[users]
-        if items.dim() > users.dim():
-            u = u.unsqueeze(-2)
-        return (u * self.item_emb[items]).sum(-1)
+PairScorer = EmbeddingScorer
+"""The scorer a score-aware sampler receives (an :class:`~recdenoise.scoring.EmbeddingScorer`)."""
 
 
 class Sampler:

@@ -30,45 +30,44 @@ Behaviour taken from the reference code (and where it differs from a plain BPR e
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Iterator
 
 import torch
 
 from ..data.interactions import Interactions
 from ..errors import ConfigError
-from ..losses.functional import bce_loss, bpr_loss
-from .base import PairScorer, Sampler, TripletBatch
+from ..scoring import LOSSES as _CANDIDATE_LOSSES
+from ..types import CandidateSelection, TripletBatch
+from .base import PairScorer, Sampler
 
-__all__ = ["PLDSampler", "PLDSelection"]
+__all__ = ["PLDSampler", "PLDOptions", "PLDSelection"]
 
-_CANDIDATE_LOSSES = {"bpr": bpr_loss, "bce": bce_loss}
-
-
-@dataclass
-class PLDSelection:
-    """What the last :meth:`PLDSampler.select` saw and chose (for diagnostics).
+@dataclass(frozen=True)
+class PLDOptions:
+    """Options of PLD (``--method pld``): the one place their defaults live.
 
     Attributes:
-        rows: ``long [B, k]`` training-row index of each candidate.
-        losses: ``float [B, k]`` each candidate's loss under the current model.
-        chosen: ``long [B]`` position of the optimised candidate in each pool.
-        tau: the temperature the choice was made with.
+        k: candidate pool size (reference ``item_num = 5``).
+        tau: softmax temperature (reference ``temp = 0.1``).
+        warmup: epochs of plain sampling before resampling starts (reference ``begin_adv = 5``).
+        loss: ``"bpr"`` (reference) or ``"bce"``: scores the candidates and trains the model.
+        user_sampling: ``"uniform"`` (reference) or ``"interaction"`` (proportional to count).
+        pool_replacement: always draw the pool with replacement (reference: only when the
+            user has fewer than ``k`` positives).
+        num_negatives: negatives per user, shared by the pool (reference: 1).
     """
 
-    rows: torch.Tensor
-    losses: torch.Tensor
-    chosen: torch.Tensor
-    tau: float
+    k: int = 5
+    tau: float = 0.1
+    warmup: int = 5
+    loss: str = "bpr"
+    user_sampling: str = "uniform"
+    pool_replacement: bool = False
+    num_negatives: int = 1
 
-    @property
-    def probs(self) -> torch.Tensor:
-        """``[B, k]`` selection probability ``softmax(-losses / tau)`` (computed on demand)."""
-        return torch.softmax(-self.losses / self.tau, dim=-1)
 
-    @property
-    def chosen_probs(self) -> torch.Tensor:
-        """``[B]`` probability of the candidate that was chosen."""
-        return self.probs.gather(1, self.chosen.unsqueeze(1)).squeeze(1)
+PLDSelection = CandidateSelection
+"""What :meth:`PLDSampler.select` saw and chose; carried on the batch as ``batch.selection``."""
 
 
 class PLDSampler(Sampler):
@@ -77,17 +76,10 @@ class PLDSampler(Sampler):
     Args:
         train: training interactions (noisy positives included).
         batch_size: users (= triples) per step ``B``.
-        num_negatives: negatives per user ``n`` (shared by the pool; reference: 1).
         device: where batches are built (the model's device).
         seed: seeds the sampler's generator (users, pools, negatives, the selection draw).
-        k: candidate pool size (reference ``item_num = 5``).
-        tau: softmax temperature (reference ``temp = 0.1``).
-        warmup: epochs of plain sampling before resampling starts (reference ``begin_adv = 5``).
-        loss: ``"bpr"`` (reference) or ``"bce"``: the loss that scores candidates; use the
-            same one in the objective.
-        user_sampling: ``"uniform"`` (reference) or ``"interaction"`` (proportional to count).
-        pool_replacement: always draw the pool with replacement (reference: only when the
-            user has fewer than ``k`` positives).
+        num_negatives, k, tau, warmup, loss, user_sampling, pool_replacement: see
+            :class:`PLDOptions` (defaults live there); use the same ``loss`` in the objective.
 
     Shapes:
         ``batches``: users ``[B]``, pos_items ``[B, k]`` (``[B]`` during warm-up), neg_items
@@ -100,16 +92,16 @@ class PLDSampler(Sampler):
         self,
         train: Interactions,
         batch_size: int = 2048,
-        num_negatives: int = 1,
+        num_negatives: int = PLDOptions.num_negatives,
         device: torch.device | str = "cpu",
         seed: int = 0,
         *,
-        k: int = 5,
-        tau: float = 0.1,
-        warmup: int = 5,
-        loss: str = "bpr",
-        user_sampling: str = "uniform",
-        pool_replacement: bool = False,
+        k: int = PLDOptions.k,
+        tau: float = PLDOptions.tau,
+        warmup: int = PLDOptions.warmup,
+        loss: str = PLDOptions.loss,
+        user_sampling: str = PLDOptions.user_sampling,
+        pool_replacement: bool = PLDOptions.pool_replacement,
     ):
         super().__init__(train, batch_size, num_negatives, device, seed)
         if not isinstance(k, int) or k < 1:
@@ -129,7 +121,6 @@ class PLDSampler(Sampler):
         self.indptr[1:] = torch.cumsum(counts, 0)
         self.degree = counts
         self.active_users = torch.nonzero(counts > 0).squeeze(1)
-        self.last_selection: Optional[PLDSelection] = None
 
     # ------------------------------------------------------------------ drawing
     def sample_users(self, n: int) -> torch.Tensor:
@@ -176,7 +167,7 @@ class PLDSampler(Sampler):
         k = batch.pos_items.shape[1]
         items = torch.cat([batch.pos_items, batch.neg_items.reshape(len(batch), -1)], dim=1)  # [B, k + n]
         with torch.no_grad():
-            scores = _pool_scores(scorer, batch.users, items)
+            scores = scorer.pairs(batch.users, items)
             pos, neg = scores[:, :k], scores[:, k:]
             return _CANDIDATE_LOSSES[self.loss](pos, neg.unsqueeze(1).expand(-1, k, -1))
 
@@ -198,25 +189,13 @@ class PLDSampler(Sampler):
 
     def select(self, batch: TripletBatch, scorer: PairScorer, epoch: int) -> TripletBatch:
         if batch.pos_items.dim() == 1:  # warm-up batch: nothing to choose
-            self.last_selection = None
             return batch
         losses = self.candidate_losses(batch, scorer)
         chosen = self.draw(losses)
-        self.last_selection = PLDSelection(batch.rows, losses, chosen, self.tau)
         pick = chosen.unsqueeze(1)
-        return batch.replace(pos_items=batch.pos_items.gather(1, pick).squeeze(1), rows=batch.rows.gather(1, pick).squeeze(1))
+        return batch.replace(
+            pos_items=batch.pos_items.gather(1, pick).squeeze(1),
+            rows=batch.rows.gather(1, pick).squeeze(1),
+            selection=CandidateSelection(batch.rows, losses, chosen, self.tau),
+        )
 
-
-def _pool_scores(scorer: PairScorer, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-    """``[B, m]`` scores of ``items [B, m]`` for ``users [B]``.
-
-    With a :class:`PairScorer` this is one ``index_select`` and one batched matmul (several
-    times faster on CPU than broadcasting ``[B, 1, D] * [B, m, D]``); any other scorer is
-    called as ``scorer(users [B, 1], items [B, m])``.
-    """
-    user_emb, item_emb = getattr(scorer, "user_emb", None), getattr(scorer, "item_emb", None)
-    if not isinstance(user_emb, torch.Tensor) or not isinstance(item_emb, torch.Tensor):
-        return scorer(users.unsqueeze(1), items)
-    b, m = items.shape
-    cand = item_emb.index_select(0, items.reshape(-1)).view(b, m, -1)  # [B, m, D]
-    return torch.bmm(cand, user_emb.index_select(0, users).unsqueeze(2)).squeeze(2)

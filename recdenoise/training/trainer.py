@@ -8,6 +8,7 @@ Denoising methods plug in as samplers or objectives: the loop never changes.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import time
@@ -23,7 +24,8 @@ from ..errors import CheckpointError, ConfigError
 from ..graph import BipartiteGraph
 from ..losses.objective import PairwiseObjective
 from ..models.base import Recommender
-from ..samplers.base import PairScorer, Sampler
+from ..samplers.base import Sampler
+from ..scoring import EmbeddingScorer
 from ..utils import atomic_write
 from .callbacks import Callback
 
@@ -62,7 +64,10 @@ class Trainer:
         callbacks: :class:`Callback` s (early stopping, checkpoint, diagnostics...).
         edge_dropout: probability of dropping each edge per batch (0 = off).
         show_progress: tqdm bars over epochs and batches.
-        seed: seeds edge-dropout draws (the sampler and model carry their own seeds).
+        seed: seeds edge-dropout draws and the stream that layers drawing from torch's default
+            generator (dropout) see during training; the trainer forks the global RNG for
+            that, so the caller's RNG is neither read nor changed. The sampler and model carry
+            their own seeds.
     """
 
     def __init__(
@@ -104,6 +109,8 @@ class Trainer:
         self.show_progress = show_progress
         self.dropout_generator = torch.Generator(device=self.device)
         self.dropout_generator.manual_seed(seed)
+        self._rng_state = torch.Generator().manual_seed(seed).get_state()  # CPU stream of the training loop
+        self._cuda_rng_state: Optional[torch.Tensor] = None
         self.epoch = 0  # epochs completed
         self.step = 0  # optimiser steps taken
         self.should_stop = False
@@ -149,8 +156,27 @@ class Trainer:
             cb.on_fit_end(self)
         return self.result
 
+    @contextlib.contextmanager
+    def _own_rng(self):
+        """Run with the trainer's own default-generator streams (restored for the caller after)."""
+        cuda = self.device.type == "cuda"
+        with torch.random.fork_rng(devices=[self.device] if cuda else []):
+            torch.set_rng_state(self._rng_state)
+            if cuda and self._cuda_rng_state is not None:
+                torch.cuda.set_rng_state(self._cuda_rng_state, self.device)
+            try:
+                yield
+            finally:
+                self._rng_state = torch.get_rng_state()
+                if cuda:
+                    self._cuda_rng_state = torch.cuda.get_rng_state(self.device)
+
     def train_epoch(self, epoch: int) -> dict:
         """One pass of the sampler; returns ``{"epoch", "loss", "time", ...}``."""
+        with self._own_rng():
+            return self._train_epoch(epoch)
+
+    def _train_epoch(self, epoch: int) -> dict:
         self.model.train()
         for cb in self.callbacks:
             cb.on_epoch_start(self, epoch)
@@ -161,8 +187,8 @@ class Trainer:
             graph = self.graph.drop_edges(self.edge_dropout, self.dropout_generator) if self.edge_dropout else self.graph
             user_emb, item_emb = self.model(graph)
             if self.sampler.needs_scores:
-                batch = self.sampler.select(batch, PairScorer(user_emb, item_emb), epoch)
-            output = self.objective(self.model, user_emb, item_emb, batch, self.step)
+                batch = self.sampler.select(batch, EmbeddingScorer(user_emb, item_emb), epoch)
+            output = self.objective(self.model, user_emb, item_emb, batch, self.step, graph=graph)
             self.optimizer.zero_grad(set_to_none=True)
             output.loss.backward()
             self.optimizer.step()
@@ -199,9 +225,9 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "sampler": self.sampler.state_dict(),
             "dropout_generator": self.dropout_generator.get_state(),
-            # global RNG: dropout layers and anything else drawing from torch's default generator
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            # the loop's own default-generator streams (dropout layers and the like)
+            "torch_rng": self._rng_state,
+            "cuda_rng": [self._cuda_rng_state] if self._cuda_rng_state is not None else [],
             "result": copy.deepcopy(self.result.__dict__),
             "best_state": self._best_state,
             "callbacks": [cb.state_dict() for cb in self.callbacks],
@@ -222,9 +248,9 @@ class Trainer:
         self.sampler.load_state_dict(state["sampler"])
         self.dropout_generator.set_state(state["dropout_generator"])
         if "torch_rng" in state:
-            torch.set_rng_state(state["torch_rng"].cpu())
-        if state.get("cuda_rng") and torch.cuda.is_available() and len(state["cuda_rng"]) == torch.cuda.device_count():
-            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+            self._rng_state = state["torch_rng"].cpu()
+        if state.get("cuda_rng") and self.device.type == "cuda":
+            self._cuda_rng_state = state["cuda_rng"][0].cpu()
         self.result = FitResult(**state["result"])
         self._best_state = state["best_state"]
         self._last_state = None

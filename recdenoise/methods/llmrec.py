@@ -12,8 +12,8 @@ The offline LLM job (:mod:`recdenoise.llm`, ``recdenoise augment``) writes an *a
   ``train.checksum()`` of the split trained on, which catches an augment dir made for another
   split seed (same id space, different train set: its triples could hold test items).
 
-:func:`build_llmrec_parts` turns it into ``(model, MethodParts, graph)`` for the one
-:class:`~recdenoise.training.Trainer`:
+The method ``llmrec`` (:func:`build_llmrec`, through :func:`~recdenoise.methods.build_method`)
+turns it into :class:`~recdenoise.methods.MethodParts` for the one :class:`~recdenoise.training.Trainer`:
 
 * model: LightGCN/MF, wrapped in :class:`~recdenoise.models.fusion.FeatureFusion` when
   features are used;
@@ -22,14 +22,12 @@ The offline LLM job (:mod:`recdenoise.llm`, ``recdenoise augment``) writes an *a
   :class:`~recdenoise.losses.llmrec.PruneAugmented` + masked feature reconstruction;
 * graph: the training graph (plus augmented positive edges with ``augment_graph=True``).
 
-The method ``"llmrec"`` is also registered in :mod:`recdenoise.methods` for the
-sampler/pruning part alone (options ``augment_dir``, ``aug_rate``, ``prune_*``), which works
-with any model built by :func:`~recdenoise.models.build_model`.
+``recdenoise train --method llmrec --augment DIR`` (or ``--augment DIR`` with ``bpr``/``bce``,
+which then names the loss) trains it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 from dataclasses import dataclass, field
@@ -40,16 +38,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .data.interactions import Interactions, Split
-from .errors import ConfigError, DataError
-from .graph import BipartiteGraph
-from .losses.llmrec import KEEPS, SCOPES, FeatureMAE, LLMRecObjective, PruneAugmented
-from .losses.objective import LOSSES, MeanReducer, PairwiseObjective
-from .methods import MethodParts, register_method
-from .models import Recommender, build_model
-from .models.fusion import FeatureFusion
-from .samplers.augmented import AugmentedSampler
-from .utils import resolve_device
+from ..data.interactions import Interactions
+from ..errors import ConfigError, DataError
+from ..graph import BipartiteGraph
+from ..losses.llmrec import KEEPS, SCOPES, FeatureMAE, LLMRecObjective, PruneAugmented
+from ..losses.objective import LOSSES, MeanReducer, PairwiseObjective
+from ..models import Recommender
+from ..models.fusion import FeatureFusion
+from ..samplers.augmented import AugmentedSampler
+from .registry import MethodContext, MethodParts, register_method
 
 __all__ = [
     "EDGES_FILE",
@@ -58,7 +55,7 @@ __all__ = [
     "AugmentData",
     "LLMRecOptions",
     "load_augment_dir",
-    "build_llmrec_parts",
+    "build_llmrec",
 ]
 
 logger = logging.getLogger(__name__)
@@ -209,11 +206,12 @@ def load_augment_dir(path: str | Path, train: Interactions, *, require_edges: bo
     return AugmentData(users, pos, neg, features, root)
 
 
-@dataclass
+@dataclass(frozen=True)
 class LLMRecOptions:
-    """Options of the LLMRec recipe (unknown keys are a :class:`ConfigError`).
+    """Options of the LLMRec recipe (``--method llmrec``): the one place their defaults live.
 
     Attributes:
+        augment_dir: the augment dir (default: the run's ``--augment DIR``).
         use_augmented_edges: mix the LLM triples into batches.
         aug_rate: augmented triples per original triple in a batch (LLMRec ``aug_sample_rate``).
         augment_graph: also add augmented positives as edges of the propagation graph
@@ -230,6 +228,7 @@ class LLMRecOptions:
         loss: ``"bpr"`` or ``"bce"``.
     """
 
+    augment_dir: Optional[str] = None
     use_augmented_edges: bool = True
     aug_rate: float = 0.1
     augment_graph: bool = False
@@ -255,21 +254,9 @@ class LLMRecOptions:
         if self.loss not in LOSSES:
             raise ConfigError(f"loss must be one of {sorted(LOSSES)}, got {self.loss!r}")
         if self.features is not None:
-            self.features = tuple(self.features)
             unknown = [f for f in self.features if f not in FEATURE_FILES]
             if unknown:
                 raise ConfigError(f"unknown features {unknown}; choose from {sorted(FEATURE_FILES)}")
-
-    @classmethod
-    def from_dict(cls, options: "Mapping[str, Any] | LLMRecOptions | None") -> "LLMRecOptions":
-        if isinstance(options, LLMRecOptions):
-            return options
-        options = dict(options or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ConfigError(f"unknown llmrec options {unknown}; valid options are {sorted(known)}")
-        return cls(**options)
 
 
 def _feature_weights(names: list[str], weight: Any) -> list[float]:
@@ -281,119 +268,80 @@ def _feature_weights(names: list[str], weight: Any) -> list[float]:
     return [float(weight)] * len(names)
 
 
-def build_llmrec_parts(
-    augment_dir: str | Path | None,
-    split: Split | Interactions,
-    *,
-    model: str = "lightgcn",
-    embedding_dim: int = 64,
-    num_layers: int = 3,
-    batch_size: int = 2048,
-    reg_weight: float = 1e-4,
-    device: torch.device | str = "cpu",
-    seed: int = 0,
-    options: Mapping[str, Any] | LLMRecOptions | None = None,
-) -> tuple[Recommender, MethodParts, BipartiteGraph]:
-    """Build the LLMRec model, sampler, objective and training graph from an augment dir.
+def _augmented_graph(train: Interactions, data: AugmentData, device: torch.device) -> BipartiteGraph:
+    """The training graph plus the augmented positives as edges (an edge present twice stays one)."""
+    users = torch.cat([torch.tensor(train.users), torch.tensor(data.users)]).to(device)
+    items = torch.cat([torch.tensor(train.items), torch.tensor(data.pos_items)]).to(device)
+    key = torch.unique(users * train.num_items + items)
+    return BipartiteGraph(key // train.num_items, key % train.num_items, train.num_users, train.num_items)
 
-    Args:
-        augment_dir: output dir of ``recdenoise augment``. ``None``: no augmentation at all
-            (augmented edges are ignored), i.e. the plain base model with BPR, a baseline
-            through the same path; asking for features or masking without one is an error.
-        split: the split the augment dir was generated for (only ``train`` is read).
-        model: base ID model, ``"lightgcn"`` or ``"mf"``; ``embedding_dim``/``num_layers`` as
-            :func:`~recdenoise.models.build_model`.
-        batch_size, reg_weight, seed: as :func:`~recdenoise.methods.build_method`; ``seed``
-            also seeds the model initialisation and the MAE masks.
-        device: where the model, graph and batches live.
-        options: :class:`LLMRecOptions` or a dict of its fields.
 
-    Returns:
-        ``(model, MethodParts(sampler, objective, callbacks=[]), graph)``: hand all three to
-        ``Trainer(model, graph, parts.sampler, parts.objective, callbacks=parts.callbacks, ...)``
-        and evaluate with ``model.scorer(graph)``.
+def _fusion(opts: LLMRecOptions, base: Recommender, data: Optional[AugmentData], seed: int, init_rng) -> tuple[Recommender, Optional[FeatureMAE]]:
+    """The model to train (``base`` or a :class:`FeatureFusion` around it) and the MAE.
+
+    New layers continue the backbone's seeded initialisation stream (``init_rng``: the CPU RNG
+    state right after the backbone was built; ``None``: a stream seeded with ``seed``) inside a
+    forked RNG, so the caller's global RNG is untouched.
     """
-    opts = LLMRecOptions.from_dict(options)
-    train = split.train if isinstance(split, Split) else split
-    device = resolve_device(device)
+    names = [] if data is None else [n for n in (opts.features if opts.features is not None else FEATURE_FILES) if n in data.features]
+    if opts.features:
+        absent = [n for n in opts.features if data is None or n not in data.features]
+        if absent:
+            raise ConfigError(f"features {absent} were asked for but the augment dir has no {[FEATURE_FILES[n][1] for n in absent]}")
+    if opts.mask_rate > 0 and not names:
+        raise ConfigError("mask_rate > 0 needs side features: the augment dir has none or features=()")
+    if not names:
+        return base, None
+    with torch.random.fork_rng(devices=[]):
+        if init_rng is not None:
+            torch.set_rng_state(init_rng)
+        else:
+            torch.manual_seed(seed)
+        user_names = [n for n in names if FEATURE_FILES[n][0] == "user"]
+        item_names = [n for n in names if FEATURE_FILES[n][0] == "item"]
+        net = FeatureFusion(
+            base.cpu(),
+            [torch.from_numpy(data.features[n]) for n in user_names],
+            [torch.from_numpy(data.features[n]) for n in item_names],
+            proj_dim=opts.proj_dim,
+            dropout=opts.feature_dropout,
+            feature_weight=_feature_weights(user_names + item_names, opts.feature_weight),
+            feature_layers=opts.feature_layers,
+            residual=opts.residual,
+        )
+        mae = FeatureMAE.for_model(net, mask_rate=opts.mask_rate, gamma=opts.mae_gamma, seed=seed) if opts.mask_rate > 0 else None
+    return net, mae
+
+
+@register_method("llmrec", LLMRecOptions)
+def build_llmrec(opts: LLMRecOptions, ctx: MethodContext) -> MethodParts:
+    """LLMRec (Wei et al., WSDM 2024): LLM-augmented triples with pruning, fused text features, MAE.
+
+    Without an augment dir (neither ``augment_dir`` nor the run's ``--augment``) it is the
+    plain base model with BPR through the same path (a baseline); asking for features or
+    masking without one is an error. Returns parts whose ``model`` (a :class:`FeatureFusion`
+    when features are used) and ``graph`` (augmented with ``augment_graph``) are the ones to train.
+    """
+    if ctx.model is None:
+        raise ConfigError("method 'llmrec' needs the backbone model: build_method(config, train, model)")
+    train, device = ctx.train, ctx.device
+    augment_dir = opts.augment_dir or ctx.augment_dir
     data = None
     if augment_dir is not None:
         data = load_augment_dir(augment_dir, train, require_edges=opts.use_augmented_edges)
     elif opts.features or opts.mask_rate > 0:
-        raise ConfigError("side features and masking need an augment_dir; pass one or drop those options")
-
+        raise ConfigError("side features and masking need an augment dir; pass --augment DIR or drop those options")
     if data is not None and opts.use_augmented_edges and opts.aug_rate > 0 and data.num_edges == 0:
         logger.warning("the augment dir %s has no augmented triples: training on the original ones only", data.path)
-    graph = BipartiteGraph.from_interactions(train, device=device)
     use_edges = data is not None and opts.use_augmented_edges and data.num_edges > 0
-    if use_edges and opts.augment_graph and data.num_edges:
-        users = torch.cat([torch.tensor(train.users), torch.tensor(data.users)]).to(device)
-        items = torch.cat([torch.tensor(train.items), torch.tensor(data.pos_items)]).to(device)
-        key = torch.unique(users * train.num_items + items)  # an edge present twice stays one unit-weight edge
-        graph = BipartiteGraph(key // train.num_items, key % train.num_items, train.num_users, train.num_items)
+    graph = _augmented_graph(train, data, device) if use_edges and opts.augment_graph else ctx.graph
 
-    with torch.random.fork_rng(devices=[]):  # initialise from `seed` without touching the caller's RNG
-        torch.manual_seed(seed)
-        base = build_model(model, train.num_users, train.num_items, embedding_dim=embedding_dim, num_layers=num_layers)
-        names = [] if data is None else [n for n in (opts.features if opts.features is not None else FEATURE_FILES) if n in data.features]
-        if opts.features:
-            absent = [n for n in opts.features if data is None or n not in data.features]
-            if absent:
-                raise ConfigError(f"features {absent} were asked for but the augment dir has no {[FEATURE_FILES[n][1] for n in absent]}")
-        net: Recommender = base
-        if names:
-            user_names = [n for n in names if FEATURE_FILES[n][0] == "user"]
-            item_names = [n for n in names if FEATURE_FILES[n][0] == "item"]
-            net = FeatureFusion(
-                base,
-                [torch.from_numpy(data.features[n]) for n in user_names],
-                [torch.from_numpy(data.features[n]) for n in item_names],
-                proj_dim=opts.proj_dim,
-                dropout=opts.feature_dropout,
-                feature_weight=_feature_weights(user_names + item_names, opts.feature_weight),
-                feature_layers=opts.feature_layers,
-                residual=opts.residual,
-            )
-        mae = None
-        if opts.mask_rate > 0:
-            if not names:
-                raise ConfigError("mask_rate > 0 needs side features: the augment dir has none or features=()")
-            mae = FeatureMAE.for_model(net, mask_rate=opts.mask_rate, gamma=opts.mae_gamma, seed=seed)
-    net = net.to(device)
-
-    if use_edges:
-        sampler = AugmentedSampler(
-            train, data.users, data.pos_items, data.neg_items,
-            aug_rate=opts.aug_rate, batch_size=batch_size, device=device, seed=seed,
-        )  # fmt: skip
-    else:
-        sampler = AugmentedSampler(train, [], [], [], aug_rate=0.0, batch_size=batch_size, device=device, seed=seed)
-    reducer = PruneAugmented(opts.prune_rate, opts.prune_scope, opts.prune_keep) if opts.prune_rate > 0 else MeanReducer()
-    base_objective = PairwiseObjective(opts.loss, reg_weight=reg_weight, reducer=reducer)
-    objective = LLMRecObjective(base_objective, mae=mae, mae_weight=opts.mae_weight if mae is not None else 0.0, graph=graph)
-    return net, MethodParts(sampler, objective.to(device)), graph
-
-
-_SAMPLER_OPTIONS = ("augment_dir", "aug_rate", "prune_rate", "prune_scope", "prune_keep", "loss")
-
-
-@register_method("llmrec")
-def _build_llmrec_method(train: Interactions, *, batch_size, reg_weight, device, seed, **options) -> MethodParts:
-    """``build_method("llmrec", train, options={"augment_dir": ..., "aug_rate": 0.1, "prune_rate": 0.5})``:
-    augmented triples + pruning for any plain model (features and MAE need :func:`build_llmrec_parts`)."""
-    extra = sorted(set(options) - set(_SAMPLER_OPTIONS))
-    if extra:
-        raise ConfigError(
-            f"method 'llmrec' takes options {list(_SAMPLER_OPTIONS)}, got {extra}; side features and masking "
-            "need the fusion model: use recdenoise.llmrec.build_llmrec_parts"
-        )
-    if "augment_dir" not in options:
-        raise ConfigError("method 'llmrec' needs the option augment_dir (output of `recdenoise augment`)")
-    opts = LLMRecOptions.from_dict({k: v for k, v in options.items() if k != "augment_dir"})
-    data = load_augment_dir(options["augment_dir"], train)
+    net, mae = _fusion(opts, ctx.model, data, ctx.seed, ctx.init_rng)
+    edges = (data.users, data.pos_items, data.neg_items) if use_edges else ([], [], [])
     sampler = AugmentedSampler(
-        train, data.users, data.pos_items, data.neg_items,
-        aug_rate=opts.aug_rate, batch_size=batch_size, device=device, seed=seed,
-    )  # fmt: skip
+        train, *edges, aug_rate=opts.aug_rate if use_edges else 0.0, batch_size=ctx.batch_size, device=device, seed=ctx.seed
+    )
     reducer = PruneAugmented(opts.prune_rate, opts.prune_scope, opts.prune_keep) if opts.prune_rate > 0 else MeanReducer()
-    return MethodParts(sampler, PairwiseObjective(opts.loss, reg_weight=reg_weight, reducer=reducer))
+    base_objective = PairwiseObjective(opts.loss, reg_weight=ctx.reg_weight, reducer=reducer)
+    objective = LLMRecObjective(base_objective, mae=mae, mae_weight=opts.mae_weight if mae is not None else 0.0)
+    return MethodParts(sampler, objective.to(device), model=net.to(device), graph=graph)

@@ -3,7 +3,7 @@
 When the training interactions carry noise labels (``Interactions.is_noise``, from
 :mod:`recdenoise.data.noise`), :class:`NoiseDiagnostics` measures per epoch, from what the
 trainer already computed (``batch.rows``, ``output.per_example``, ``output.weights`` and PLD's
-:class:`~recdenoise.samplers.pld.PLDSelection`):
+:class:`~recdenoise.types.CandidateSelection`, ``batch.selection``):
 
 - ``noisy_share_optimised``: the weighted share of noisy interactions among the optimised
   examples (compare with ``train_noisy_share``: a denoiser pushes it below);
@@ -27,15 +27,15 @@ import numpy as np
 import torch
 from scipy.stats import rankdata
 
-from .data.interactions import Interactions
-from .errors import ConfigError
-from .losses.objective import LOSSES
-from .samplers.negative import NegativeSampler
-from .training.callbacks import Callback
+from ..data.interactions import Interactions
+from ..errors import ConfigError
+from ..samplers.negative import NegativeSampler
+from ..scoring import LOSSES, pair_scores
+from .callbacks import Callback
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .graph import BipartiteGraph
-    from .models.base import Recommender
+    from ..graph import BipartiteGraph
+    from ..models.base import Recommender
 
 __all__ = ["NoiseDiagnostics", "interaction_losses", "binary_auc"]
 
@@ -113,7 +113,7 @@ class NoiseDiagnostics(Callback):
         selection=None,
     ) -> None:
         """Record one batch: ``rows [B]`` optimised, their ``losses [B]``, ``weights [B]`` (or
-        ``None`` = all 1), and PLD's ``selection`` (:class:`~recdenoise.samplers.pld.PLDSelection`)."""
+        ``None`` = all 1), and a score-aware sampler's ``selection`` (``batch.selection``)."""
         if not self.enabled or rows is None or self._count >= self.max_examples:
             return
         rows = rows.reshape(-1)
@@ -163,8 +163,7 @@ class NoiseDiagnostics(Callback):
         self._acc, self._count = _Accumulator(), 0
 
     def on_batch_end(self, trainer, batch, output):
-        selection = getattr(trainer.sampler, "last_selection", None)
-        self.update(batch.rows, output.per_example, output.weights, selection)
+        self.update(batch.rows, output.per_example, output.weights, batch.selection)
 
     def on_epoch_end(self, trainer, epoch, logs):
         metrics = self.end_epoch(epoch)
@@ -228,8 +227,7 @@ def interaction_losses(
         users = users_all[start : start + batch_size]
         items = items_all[start : start + batch_size]
         neg = neg_all[start : start + batch_size]
-        u = user_emb[users]
-        pos = (u * item_emb[items]).sum(-1)
-        neg_scores = (u.unsqueeze(1) * item_emb[neg]).sum(-1)
+        pos = pair_scores(user_emb, item_emb, users, items)
+        neg_scores = pair_scores(user_emb, item_emb, users, neg)
         out[start : start + users.numel()] = LOSSES[loss](pos, neg_scores).float().cpu()
     return out

@@ -1,0 +1,1 @@
+"""Reporting: run records (run.json and its artefacts), summary tables, figures."""
