@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "compat": 0,
     "types": 1,
     "utils": 1,
+    "schema": 1,
     "config": 2,
     "scoring": 2,
     "data": 3,

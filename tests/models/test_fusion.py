@@ -119,14 +119,14 @@ def test_training_with_mae_keeps_features_and_trains_decoder():
     model = _fusion(dropout=0.1)
     stored = [model.feature(k).clone() for k in range(model.num_features)]
     mae = FeatureMAE.for_model(model, mask_rate=0.3, seed=1)
-    objective = LLMRecObjective(PairwiseObjective(), mae=mae, mae_weight=1.0, graph=graph)
+    objective = LLMRecObjective(PairwiseObjective(), mae=mae, mae_weight=1.0)
     decoder_before = [p.detach().clone() for p in objective.mae.decoders.parameters()]
     tokens_before = [p.detach().clone() for p in objective.mae.mask_tokens]
     optimizer = torch.optim.Adam(list(model.parameters()) + list(objective.parameters()), lr=0.01)
     sampler = UniformSampler(train, batch_size=16, seed=0)
     for step, batch in enumerate(sampler.batches(0)):
         user_emb, item_emb = model(graph)
-        out = objective(model, user_emb, item_emb, batch, step)
+        out = objective(model, user_emb, item_emb, batch, step, graph=graph)
         assert "mae" in out.stats and out.stats["mae"] > 0
         optimizer.zero_grad()
         out.loss.backward()

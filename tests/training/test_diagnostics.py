@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from recdenoise.data import Interactions
-from recdenoise.diagnostics import NoiseDiagnostics, binary_auc, interaction_losses
+from recdenoise.training.diagnostics import NoiseDiagnostics, binary_auc, interaction_losses
 from recdenoise.models import MF
-from recdenoise.samplers import PLDSelection
+from recdenoise.types import CandidateSelection
 
 
 def test_binary_auc_hand_cases():
@@ -49,7 +49,7 @@ def test_epoch_metrics_from_weights_and_losses():
 
 def test_pld_selection_metrics():
     diag = NoiseDiagnostics(_train())
-    sel = PLDSelection(
+    sel = CandidateSelection(
         rows=torch.tensor([[3, 4, 5]]), losses=torch.tensor([[0.1, 2.0, 3.0]]), chosen=torch.tensor([0]), tau=0.1,
     )
     diag.update(torch.tensor([3]), torch.tensor([0.1]), None, sel)

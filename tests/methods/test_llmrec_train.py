@@ -1,4 +1,4 @@
-"""End to end: a synthetic augment dir -> build_llmrec_parts -> Trainer (CPU, seconds)."""
+"""End to end: a synthetic augment dir -> build_method("llmrec", ...) -> Trainer (CPU, seconds)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ import torch
 from recdenoise.data import Interactions, Split
 from recdenoise.errors import ConfigError, DataError
 from recdenoise.evaluation import Evaluator
-from recdenoise.llmrec import EDGES_FILE, FEATURE_FILES, LLMRecOptions, build_llmrec_parts, load_augment_dir
-from recdenoise.methods import build_method
+from recdenoise.methods import build_method, method_options
+from recdenoise.methods.llmrec import EDGES_FILE, FEATURE_FILES, LLMRecOptions, load_augment_dir
+from recdenoise.models import build_model
 from recdenoise.models.fusion import FeatureFusion
 from recdenoise.samplers.augmented import AugmentedSampler
 from recdenoise.training import Trainer
+from recdenoise.utils import seeded_rng
 
 U, I = 40, 60
 
@@ -53,6 +55,19 @@ def write_augment_dir(path: Path, split: Split, num_edges: int = 80, seed: int =
             rows = U if side == "user" else I
             np.save(path / file_name, rng.normal(size=(rows, 16)).astype(np.float32))
     return path
+
+
+def build_llmrec_parts(augment_dir, split, *, model="lightgcn", embedding_dim=64, num_layers=3, batch_size=2048, seed=0, options=None):
+    """``(model, parts, graph)`` through the one build path: a seeded backbone + ``build_method("llmrec", ...)``."""
+    train = split.train if isinstance(split, Split) else split
+    with seeded_rng(seed):
+        backbone = build_model(model, train.num_users, train.num_items, embedding_dim=embedding_dim, num_layers=num_layers)
+        init_rng = torch.get_rng_state()
+    parts = build_method(
+        "llmrec", train, backbone, options=options, augment_dir=None if augment_dir is None else str(augment_dir),
+        batch_size=batch_size, seed=seed, init_rng=init_rng,
+    )  # fmt: skip
+    return parts.model, parts, parts.graph
 
 
 OPTIONS = {"aug_rate": 0.5, "prune_rate": 0.5, "mask_rate": 0.2, "mae_weight": 0.5, "feature_weight": 0.2}
@@ -131,11 +146,16 @@ def test_no_augment_dir_is_the_plain_baseline():
 def test_registered_method(tmp_path):
     split = _split()
     augment_dir = write_augment_dir(tmp_path, split, features=False)
-    parts = build_method("llmrec", split.train, batch_size=32, options={"augment_dir": augment_dir, "aug_rate": 0.25, "prune_rate": 0.3})
+    model = build_model("mf", U, I, embedding_dim=8)
+    options = {"augment_dir": str(augment_dir), "aug_rate": 0.25, "prune_rate": 0.3}
+    parts = build_method("llmrec", split.train, model, batch_size=32, options=options)
     batch = next(iter(parts.sampler.batches(0)))
     assert int(batch.is_augmented.sum()) == 8
-    with pytest.raises(ConfigError):
-        build_method("llmrec", split.train, options={"augment_dir": augment_dir, "mask_rate": 0.1})
+    assert parts.model is model and parts.graph.num_edges == len(split.train)  # no features: the backbone itself
+    with pytest.raises(ConfigError):  # masking needs side features; this dir has none
+        build_method("llmrec", split.train, model, options={"augment_dir": str(augment_dir), "mask_rate": 0.1})
+    with pytest.raises(ConfigError, match="needs the backbone model"):
+        build_method("llmrec", split.train, options=options)
 
 
 def test_loader_errors(tmp_path):
@@ -174,12 +194,13 @@ def test_loader_errors(tmp_path):
 
 
 def test_unknown_options_are_errors():
-    with pytest.raises(ConfigError, match="unknown llmrec options"):
-        LLMRecOptions.from_dict({"aug_sample_rate": 0.1})
+    with pytest.raises(ConfigError, match=r"unknown option\(s\) \['aug_sample_rate'\] for method 'llmrec'; valid options: \[.*'aug_rate'"):
+        method_options("llmrec", {"aug_sample_rate": 0.1})
     with pytest.raises(ConfigError):
-        LLMRecOptions.from_dict({"features": ["image"]})
+        method_options("llmrec", {"features": ["image"]})
     with pytest.raises(ConfigError):
-        LLMRecOptions.from_dict({"prune_keep": "median"})
+        method_options("llmrec", {"prune_keep": "median"})
+    assert isinstance(method_options("llmrec", {"aug_rate": 0.2}), LLMRecOptions)
 
 
 def test_manifest_checksum_must_match_the_split(tmp_path, caplog):

@@ -10,7 +10,7 @@ import torch
 
 from recdenoise.data import make_synthetic, ratio_split
 from recdenoise.data.noise import add_noise
-from recdenoise.diagnostics import NoiseDiagnostics
+from recdenoise.training.diagnostics import NoiseDiagnostics
 from recdenoise.errors import ConfigError
 from recdenoise.graph import BipartiteGraph
 from recdenoise.methods import build_method
@@ -42,15 +42,17 @@ def test_method_trains(split, method, model_name):
     name = method.split("-")[0]
     torch.manual_seed(0)
     parts = build_method(name, split.train, batch_size=64, reg_weight=1e-4, seed=0, options=OPTIONS[method])
-    assert any(isinstance(cb, NoiseDiagnostics) for cb in parts.callbacks)
+    # build_method no longer appends the diagnostics (the experiment does for noise-labelled data)
+    assert not any(isinstance(cb, NoiseDiagnostics) for cb in parts.callbacks)
+    callbacks = [*parts.callbacks, NoiseDiagnostics(split.train)]
     model = build_model(model_name, split.num_users, split.num_items, embedding_dim=8, num_layers=2)
     trainer = Trainer(model, BipartiteGraph.from_interactions(split.train), parts.sampler, parts.objective,
-                      lr=0.01, callbacks=parts.callbacks, seed=0)
+                      lr=0.01, callbacks=callbacks, seed=0)
     result = trainer.fit(6)
     losses = [h["loss"] for h in result.history]
     assert all(math.isfinite(x) for x in losses)
     assert losses[-1] < losses[0], losses
-    diag = next(cb for cb in parts.callbacks if isinstance(cb, NoiseDiagnostics)).summary()
+    diag = next(cb for cb in callbacks if isinstance(cb, NoiseDiagnostics)).summary()
     assert len(diag["epochs"]) == 6
     json.dumps(diag)
     if name == "nbpo":  # the flip factors were optimised too
@@ -59,18 +61,21 @@ def test_method_trains(split, method, model_name):
         assert diag["epochs"][-1]["keep_prob_auc"] is not None and "keep_prob_auc" not in diag["epochs"][0]
 
 
-def test_no_diagnostics_without_labels(split):
+def test_build_method_adds_no_diagnostics(split):
     clean = split.train.replace(is_noise=None)
     assert build_method("pld", clean).callbacks == []
+    assert build_method("pld", split.train).callbacks == []  # the experiment adds them, not build_method
+    assert NoiseDiagnostics(clean).enabled is False and NoiseDiagnostics(split.train).enabled is True
 
 
 def test_unknown_options_are_errors(split):
-    with pytest.raises(ConfigError, match="allowed"):
+    with pytest.raises(ConfigError, match=r"unknown option\(s\) \['drop_rate'\] for method 'tce'; valid options: \[.*'max_drop_rate'"):
         build_method("tce", split.train, options={"drop_rate": 0.1})
     with pytest.raises(ConfigError):
         build_method("rce", split.train, options={"loss": "mse"})
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError) as err:
         build_method("bpr", split.train, options={"k": 1})
+    assert str(err.value) == "unknown option(s) ['k'] for method 'bpr'; valid options: ['num_negatives']"
 
 
 @pytest.mark.gpu
@@ -95,7 +100,7 @@ def test_exact_resume(split, method, tmp_path):
         parts = build_method(method, split.train, batch_size=64, seed=1, options=opts)
         model = build_model("mf", split.num_users, split.num_items, embedding_dim=8)
         return Trainer(model, BipartiteGraph.from_interactions(split.train), parts.sampler, parts.objective,
-                       lr=0.01, callbacks=parts.callbacks, seed=0)
+                       lr=0.01, callbacks=[*parts.callbacks, NoiseDiagnostics(split.train)], seed=0)
 
     straight = make()
     straight.fit(3)

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from recdenoise.data import Interactions, make_synthetic
 from recdenoise.errors import ConfigError
 from recdenoise.samplers import PairScorer, PLDSampler, TripletBatch
+from recdenoise.types import CandidateSelection
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +93,8 @@ def test_selection_probabilities_match_softmax(loss, tau):
     s = PLDSampler(x, batch_size=1, k=5, tau=tau, warmup=0, loss=loss, seed=0)
     pos = torch.tensor([2.0, 0.5, -0.3, 1.0, -1.5])
     scorer, batch = _scorer_with_losses(pos)
-    s.select(batch, scorer, epoch=0)
-    sel = s.last_selection
+    sel = s.select(batch, scorer, epoch=0).selection
+    assert isinstance(sel, CandidateSelection) and sel.tau == tau
     losses = F.softplus(-pos) if loss == "bpr" else F.softplus(-pos) + F.softplus(torch.zeros(()))
     torch.testing.assert_close(sel.losses[0], losses)
     torch.testing.assert_close(sel.probs[0], torch.softmax(-losses / tau, 0))
@@ -103,14 +104,14 @@ def test_selection_probabilities_match_softmax(loss, tau):
     freq = torch.bincount(out.pos_items, minlength=5).float() / 20000
     torch.testing.assert_close(freq, sel.probs[0], atol=0.015, rtol=0)
     assert (out.rows == out.pos_items).all()  # rows follow the chosen candidate
-    torch.testing.assert_close(s.last_selection.chosen_probs, s.last_selection.probs[0, out.pos_items])
+    torch.testing.assert_close(out.selection.chosen_probs, out.selection.probs[0, out.pos_items])
 
 
 def test_warmup_batches_pass_through(train):
     s = PLDSampler(train, batch_size=16, warmup=2, seed=0)
     b = next(iter(s.batches(1)))
-    assert s.select(b, PairScorer(torch.zeros(train.num_users, 2), torch.zeros(train.num_items, 2)), 1) is b
-    assert s.last_selection is None
+    out = s.select(b, PairScorer(torch.zeros(train.num_users, 2), torch.zeros(train.num_items, 2)), 1)
+    assert out is b and out.selection is None
 
 
 def test_determinism_and_resume(train):

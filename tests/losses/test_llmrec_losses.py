@@ -144,7 +144,7 @@ def test_objective_adds_weighted_reconstruction_and_reports_pruning():
     model, graph = _model_and_graph()
     mae = FeatureMAE.for_model(model, mask_rate=0.3, seed=0)
     base = PairwiseObjective(reg_weight=0.0, reducer=PruneAugmented(0.5))
-    objective = LLMRecObjective(base, mae=mae, mae_weight=0.25, graph=graph)
+    objective = LLMRecObjective(base, mae=mae, mae_weight=0.25)  # the step's graph comes with each call
     model.eval()  # no dropout: both passes see the same embeddings
     user_emb, item_emb = model(graph)
     batch = AugmentedBatch(
@@ -152,7 +152,7 @@ def test_objective_adds_weighted_reconstruction_and_reports_pruning():
         rows=torch.tensor([0, 1, -1, -1]), is_augmented=torch.tensor([False, False, True, True]),
     )  # fmt: skip
     state = mae.state_dict_extra()
-    out = objective(model, user_emb, item_emb, batch, 0)
+    out = objective(model, user_emb, item_emb, batch, 0, graph=graph)
     mae.load_state_dict_extra(state)
     plain = base(model, user_emb, item_emb, batch, 0)
     assert out.loss.item() == pytest.approx(plain.loss.item() + 0.25 * mae(model, graph).item(), rel=1e-5)
