@@ -38,15 +38,13 @@ applies ``{"train.lr": 0.01, ...}`` on top of the file.
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Mapping, Optional
 
 from .compat import tomllib
 from .errors import ConfigError
+from .schema import build_dataclass, to_plain
 
 __all__ = [
     "DataConfig",
@@ -235,7 +233,38 @@ def _validate(cfg: RunConfig) -> None:
     for path, ok in positive.items():
         if not ok:
             raise ConfigError(f"{path} = {_get(cfg, path)!r} is out of range")
-    if cfg.train.monitor.partition("@")[2] and int(cfg.train.monitor.partition("@")[2]) not in cfg.eval.ks:
+    _validate_ranges(cfg)
+
+
+_MAX = {"train.lr": 10.0, "model.embedding_dim": 65536, "model.num_layers": 64, "train.batch_size": 2**26}
+
+
+def _validate_ranges(cfg: RunConfig) -> None:
+    """Bounds beyond the sign: sane magnitudes, split ratios, noise ratio, cut-offs, monitor."""
+    for path, bound in _MAX.items():
+        if _get(cfg, path) > bound:
+            raise ConfigError(f"{path} = {_get(cfg, path)!r} is out of range (at most {bound})")
+    if cfg.seed >= 2**32:
+        raise ConfigError(f"seed = {cfg.seed} is out of range (0 <= seed < 2**32)")
+    if cfg.data.k_core < 0:
+        raise ConfigError(f"data.k_core = {cfg.data.k_core} is out of range (>= 0; 0 = no filter)")
+    ratios = cfg.data.ratios
+    if len(ratios) != 3 or any(r < 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6 or ratios[0] <= 0 or ratios[2] <= 0:
+        raise ConfigError(
+            f"data.ratios = {list(ratios)}: need three shares (train, valid, test) >= 0 that sum to 1, "
+            "with non-empty train and test, e.g. [0.8, 0.1, 0.1]"
+        )
+    if not 0 <= cfg.noise.ratio <= 10:
+        raise ConfigError(f"noise.ratio = {cfg.noise.ratio} is out of range [0, 10]")
+    if not cfg.eval.ks or any(k <= 0 for k in cfg.eval.ks):
+        raise ConfigError(f"eval.ks = {list(cfg.eval.ks)}: cut-offs must be positive integers, e.g. [10, 20]")
+    metric, at, cutoff = cfg.train.monitor.partition("@")
+    if metric not in cfg.eval.metrics or (at and not cutoff.isdigit()):
+        raise ConfigError(
+            f"train.monitor = {cfg.train.monitor!r} is not a computed metric; choose one of "
+            f"{[f'{m}@{k}' for m in cfg.eval.metrics for k in cfg.eval.ks]}"
+        )
+    if at and int(cutoff) not in cfg.eval.ks:
         raise ConfigError(f"train.monitor = {cfg.train.monitor!r} needs its cut-off in eval.ks = {list(cfg.eval.ks)}")
 
 
@@ -245,106 +274,6 @@ def _get(obj: Any, path: str) -> Any:
     return obj
 
 
-# ---------------------------------------------------------------------- conversion
-def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
-    if typing.get_origin(tp) in (Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return (args[0] if len(args) == 1 else Any), True
-    return tp, False
-
-
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    """Check and convert one TOML/CLI value to the field type ``tp``."""
-    tp, optional = _unwrap_optional(tp)
-    if value is None:
-        if optional:
-            return None
-        raise ConfigError(f"{where}: a value is required (got none)")
-    origin = typing.get_origin(tp)
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
-            return value.lower() in ("true", "1", "yes")
-    elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                pass
-    elif tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-    elif tp is str:
-        if isinstance(value, str):
-            return value
-    elif tp is Path:
-        if isinstance(value, (str, Path)):
-            return Path(value)
-    elif tp is dict or origin is dict:
-        if isinstance(value, Mapping):
-            return dict(value)
-    elif origin is tuple:
-        (item_tp, _ellipsis) = typing.get_args(tp)
-        if isinstance(value, str):
-            value = [v for v in value.replace(",", " ").split() if v]
-        if isinstance(value, (list, tuple)):
-            return tuple(_coerce(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value))
-    elif tp is Any:
-        return value
-    name = getattr(tp, "__name__", str(tp))
-    raise ConfigError(f"{where}: expected {name}, got {value!r} ({type(value).__name__})")
-
-
-def build_dataclass(cls: type, values: Mapping[str, Any], where: str = "", label: str = "config key") -> Any:
-    """Instantiate dataclass ``cls`` from ``values``, checking every key and type.
-
-    Args:
-        where: prefix of the names in messages (a config section like ``"train"``, or
-            ``"method 'pld' option"`` with ``label="option"``).
-        label: what a key is called in messages.
-
-    Raises:
-        ConfigError: an unknown key (the message lists the valid ones) or a value of the
-            wrong type (the message names the key and the expected type).
-    """
-    if not isinstance(values, Mapping):
-        raise ConfigError(f"{where or 'config'}: expected a table of {label}s, got {values!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - set(fields))
-    section = label == "config key"
-    if unknown:
-        if section:
-            prefix = f"{where}." if where else ""
-            raise ConfigError(
-                f"unknown config key(s) {[prefix + k for k in unknown]}; valid keys{' of [' + where + ']' if where else ''}: "
-                f"{sorted(fields)}"
-            )
-        raise ConfigError(f"unknown {label}(s) {unknown} for {where.rsplit(' ', 1)[0]}; valid {label}s: {sorted(fields)}")
-    kwargs = {}
-    for name, value in values.items():
-        key = (f"{where}.{name}" if where else name) if section else f"{where} {name}"
-        tp = hints[name]
-        if dataclasses.is_dataclass(tp):
-            if not isinstance(value, Mapping):
-                raise ConfigError(f"{key}: expected a table [{key}], got {value!r}")
-            kwargs[name] = build_dataclass(tp, value, key)
-        else:
-            kwargs[name] = _coerce(value, tp, key)
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where or cls.__name__}: {exc}") from exc
-
-
 def config_from_dict(values: Mapping[str, Any]) -> RunConfig:
     """Build a :class:`RunConfig` from nested dicts (as TOML gives them); checks every key."""
     return build_dataclass(RunConfig, values, "")
@@ -352,19 +281,7 @@ def config_from_dict(values: Mapping[str, Any]) -> RunConfig:
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:
     """JSON/TOML-ready nested dict of a config (tuples as lists, paths as strings)."""
-
-    def plain(v: Any) -> Any:
-        if dataclasses.is_dataclass(v):
-            return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
-        if isinstance(v, (tuple, list)):
-            return [plain(x) for x in v]
-        if isinstance(v, Mapping):
-            return {str(k): plain(x) for k, x in v.items()}
-        if isinstance(v, Path):
-            return str(v)
-        return v
-
-    return plain(cfg)
+    return to_plain(cfg)
 
 
 def apply_overrides(cfg: RunConfig, overrides: Mapping[str, Any]) -> RunConfig:
