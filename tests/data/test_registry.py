@@ -17,7 +17,8 @@ from recdenoise.data import (
     prepare_data,
     verify_dataset,
 )
-from recdenoise.data.registry import MANIFEST_DIR, _parse_manifest
+from recdenoise.data.manifest import parse_manifest as _parse_manifest
+from recdenoise.data.registry import MANIFEST_DIR
 from recdenoise.errors import ConfigError, DataError, DatasetNotFoundError
 
 REAL = ["gowalla-lightgcnpp", "ml-100k", "ml-1m", "ml-1m-split", "ml-latest-small", "netflix-llmrec"]
