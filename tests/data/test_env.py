@@ -1,5 +1,5 @@
-"""Environment variables: one name each (RECDENOISE_CACHE_DIR, RECDENOISE_DATA_DIR), honoured and documented;
-importing recdenoise.data writes no environment variable and seeds nothing."""
+"""Environment variables: one name each (RECDENOISE_CACHE_DIR, RECDENOISE_DATA_DIR), both documented (test_registry
+checks that both are honoured); importing recdenoise.data writes no environment variable and seeds nothing."""
 
 from __future__ import annotations
 
@@ -8,40 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from recdenoise.data.download import CACHE_ENV
-from recdenoise.data.registry import DATA_DIR_ENV, load_dataset, locate_dataset
+from recdenoise.data.registry import DATA_DIR_ENV
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def _toy_gowalla(root: Path) -> Path:
-    folder = root / "gowalla-lightgcnpp"
-    folder.mkdir(parents=True)
-    (folder / "train.txt").write_text("0 0 1 2\n1 1 2\n")
-    (folder / "valid.txt").write_text("1 0\n")
-    (folder / "test.txt").write_text("0 4\n")
-    return folder
-
-
 def test_variable_names() -> None:
     assert (CACHE_ENV, DATA_DIR_ENV) == ("RECDENOISE_CACHE_DIR", "RECDENOISE_DATA_DIR")
-
-
-def test_cache_variable_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
-    folder = _toy_gowalla(tmp_path / "cache")
-    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
-    assert locate_dataset("gowalla-lightgcnpp") == folder
-    assert len(load_dataset("gowalla-lightgcnpp").interactions) == 7
-
-
-def test_data_dir_variable_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "empty-cache"))
-    folder = _toy_gowalla(tmp_path / "data")
-    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "data"))
-    assert locate_dataset("gowalla-lightgcnpp") == folder
 
 
 def test_readme_documents_exactly_the_variables_read() -> None:
