@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -129,22 +130,54 @@ def read_delimited(
     Shapes:
         returns ``[R, C]``: one row per non-blank data line, columns named.
     """
-    path = check_file(path)
-    header = names is None
+    src = _Source(check_file(path), sep, None if names is None else list(names), encoding, quoted, fmt)
     required = list(names if required is None and names is not None else (required or []))
-    dtype = {c: str for c in text} if header else {i: str for i, c in enumerate(names) if c in text}
-    engine_sep: str = sep
-    source: object = path
+    df = _name_columns(_parse(src, text), src, required)
+    _check_required(df, src, required)
+    for col in list(integer) + list(numeric):
+        if col in df.columns:
+            df[col] = _to_numbers(df[col], src, integer=col in integer)
+    return df
+
+
+@dataclass(frozen=True)
+class _Source:
+    """A delimited file and its expected layout: what every check needs to name a line."""
+
+    path: Path
+    sep: str
+    names: list[str] | None  # None: the first line is a header
+    encoding: str
+    quoted: bool
+    fmt: str
+
+    @property
+    def header(self) -> bool:
+        return self.names is None
+
+    def bad_field_count(self, expected: int | None) -> DataError | None:
+        return _first_bad_field_count(self.path, self.sep, expected, self.header, self.encoding, self.quoted, self.fmt)
+
+    def line(self, row: int) -> tuple[int, str]:
+        return row_line(self.path, row, self.header, self.encoding)
+
+
+def _parse(src: _Source, text: Sequence[str]) -> pd.DataFrame:
+    """The pandas C-engine parse; its failures become :class:`DataError` naming the line."""
+    names = src.names
+    dtype = {c: str for c in text} if names is None else {i: str for i, c in enumerate(names) if c in text}
+    engine_sep, source = src.sep, src.path
     try:
-        if len(sep) > 1:
-            source, engine_sep = io.StringIO(path.read_text(encoding=encoding).replace(sep, _UNIT_SEP)), _UNIT_SEP
-        df = pd.read_csv(
+        if len(src.sep) > 1:
+            text_ = src.path.read_text(encoding=src.encoding).replace(src.sep, _UNIT_SEP)
+            source, engine_sep = io.StringIO(text_), _UNIT_SEP
+        return pd.read_csv(
             source,
             sep=engine_sep,
-            header=0 if header else None,
+            header=0 if src.header else None,
             engine="c",
-            encoding=encoding,
-            quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE,
+            encoding=src.encoding,
+            quoting=csv.QUOTE_MINIMAL if src.quoted else csv.QUOTE_NONE,
             keep_default_na=False,
             na_values=[""],
             dtype=dtype or None,
@@ -152,68 +185,68 @@ def read_delimited(
         )
     except UnicodeDecodeError as exc:
         raise DataError(
-            f"not valid {encoding} text ({exc.reason} at byte {exc.start}); is the file corrupt or in another "
+            f"not valid {src.encoding} text ({exc.reason} at byte {exc.start}); is the file corrupt or in another "
             "encoding (MovieLens .dat/.item files are latin-1)?",
-            path,
+            src.path,
         ) from exc
     except pd.errors.EmptyDataError as exc:
-        raise DataError("file has no data rows; re-download or re-extract it", path) from exc
+        raise DataError("file has no data rows; re-download or re-extract it", src.path) from exc
     except pd.errors.ParserError as exc:
-        expected = None if header else len(names)
-        raise (
-            _first_bad_field_count(path, sep, expected, header, encoding, quoted, fmt)
-            or DataError(f"cannot parse the file: {exc}", path)
-        ) from exc
+        expected = None if names is None else len(names)
+        raise (src.bad_field_count(expected) or DataError(f"cannot parse the file: {exc}", src.path)) from exc
 
-    if header:
+
+def _name_columns(df: pd.DataFrame, src: _Source, required: list[str]) -> pd.DataFrame:
+    """Header columns checked against ``required``, or ``names`` given to a header-less file."""
+    sep, names = src.sep, src.names
+    if names is None:
         df.columns = [str(c).strip() for c in df.columns]
         missing = [c for c in required if c not in df.columns]
         if missing:
             msg = f"missing column(s) {missing}; found {list(df.columns)}"
             if len(df.columns) == 1 and (guess := _guess_separator(df.columns[0], len(required), sep)):
                 msg += f"; is the separator {guess!r} rather than {sep!r}?"
-            raise DataError(msg, path, 1)
+            raise DataError(msg, src.path, 1)
     elif df.shape[1] != len(names):
-        raise _first_bad_field_count(path, sep, len(names), False, encoding, quoted, fmt) or DataError(
-            f"expected {len(names)} {sep_name(sep)}-separated fields, found {df.shape[1]} ({fmt})", path
+        raise src.bad_field_count(len(names)) or DataError(
+            f"expected {len(names)} {sep_name(sep)}-separated fields, found {df.shape[1]} ({src.fmt})", src.path
         )
     else:
         df.columns = list(names)
     if len(df) == 0:
-        raise DataError("file has a header but no data rows", path)
-
-    if required and (empty := df[required].isna().to_numpy()).any():
-        row, col = (int(v[0]) for v in np.nonzero(empty))
-        lineno, line = row_line(path, row, header, encoding)
-        n_fields = len(_split_fields(line, sep, quoted))
-        expected = len(names) if not header else len(df.columns)
-        if n_fields != expected:
-            raise _fields_error(path, lineno, line, sep, expected, n_fields, fmt)
-        raise DataError(f"empty {required[col]!r} field", path, lineno)
-
-    for col in list(integer) + list(numeric):
-        if col not in df.columns:
-            continue
-        values = df[col]
-        if not pd.api.types.is_numeric_dtype(values):
-            converted = pd.to_numeric(values, errors="coerce")
-            bad = (converted.isna() & values.notna()).to_numpy()
-            if bad.any():
-                row = int(np.flatnonzero(bad)[0])
-                lineno, _ = row_line(path, row, header, encoding)
-                guess = _guess_separator(str(values.iloc[row]), 2, sep)
-                hint = f"; is the separator {guess!r}?" if guess else ""
-                raise DataError(f"{col} value {show_value(values.iloc[row])} is not a number{hint}", path, lineno)
-            values = converted
-        if col in integer:
-            frac = values.notna().to_numpy() & (values.to_numpy(dtype=float, na_value=0.0) % 1 != 0)
-            if frac.any():
-                row = int(np.flatnonzero(frac)[0])
-                lineno, _ = row_line(path, row, header, encoding)
-                raise DataError(f"{col} value {show_value(values.iloc[row])} is not an integer", path, lineno)
-            values = values.astype(np.int64) if values.notna().all() else values.astype("Int64")
-        else:
-            values = values.astype(np.float64)
-        df[col] = values
+        raise DataError("file has a header but no data rows", src.path)
     return df
 
+
+def _check_required(df: pd.DataFrame, src: _Source, required: list[str]) -> None:
+    """An empty required field is a short line (wrong separator?) or a missing value."""
+    if not required or not (empty := df[required].isna().to_numpy()).any():
+        return
+    row, col = (int(v[0]) for v in np.nonzero(empty))
+    lineno, line = src.line(row)
+    n_fields = len(_split_fields(line, src.sep, src.quoted))
+    expected = len(df.columns) if src.names is None else len(src.names)
+    if n_fields != expected:
+        raise _fields_error(src.path, lineno, line, src.sep, expected, n_fields, src.fmt)
+    raise DataError(f"empty {required[col]!r} field", src.path, lineno)
+
+
+def _to_numbers(values: pd.Series, src: _Source, integer: bool) -> pd.Series:
+    """A column as ``int64`` (nullable ``Int64`` when it has gaps) or ``float64``; a bad value names its line."""
+    col = values.name
+    if not pd.api.types.is_numeric_dtype(values):
+        converted = pd.to_numeric(values, errors="coerce")
+        bad = (converted.isna() & values.notna()).to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            guess = _guess_separator(str(values.iloc[row]), 2, src.sep)
+            hint = f"; is the separator {guess!r}?" if guess else ""
+            raise DataError(f"{col} value {show_value(values.iloc[row])} is not a number{hint}", src.path, src.line(row)[0])
+        values = converted
+    if not integer:
+        return values.astype(np.float64)
+    frac = values.notna().to_numpy() & (values.to_numpy(dtype=float, na_value=0.0) % 1 != 0)
+    if frac.any():
+        row = int(np.flatnonzero(frac)[0])
+        raise DataError(f"{col} value {show_value(values.iloc[row])} is not an integer", src.path, src.line(row)[0])
+    return values.astype(np.int64) if values.notna().all() else values.astype("Int64")
