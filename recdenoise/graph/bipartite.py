@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-import numpy as np
 import torch
 
 from ..data.csr import expand_rows, row_pointers
