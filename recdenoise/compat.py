@@ -1,12 +1,14 @@
-"""Compatibility shims for the supported Python versions (>= 3.10)."""
+"""Compatibility shims for the Python versions we support (3.10+).
+
+``tomllib`` joined the standard library in Python 3.11; on 3.10 the same parser is the
+``tomli`` package (a dependency there). Import it from here: ``from .compat import tomllib``.
+"""
 
 from __future__ import annotations
 
-import sys
-
-if sys.version_info >= (3, 11):
+try:
     import tomllib
-else:  # pragma: no cover - exercised by tests/test_py310_compat.py with tomllib blocked
+except ImportError:  # Python 3.10 (tests/test_py310_compat.py blocks tomllib to check this path)
     import tomli as tomllib
 
 __all__ = ["tomllib"]

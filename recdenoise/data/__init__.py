@@ -10,7 +10,13 @@ from .download import DownloadSpec, extract_zip, fetch, resolve_cache_dir
 from .interactions import Interactions, Split
 from .preprocess import DuplicateInteractionsWarning, compact, dedupe, k_core, to_implicit
 from .readers import (
+    LightGCNSplitOptions,
     LoadedDataset,
+    MovieLens1MOptions,
+    MovieLens100KOptions,
+    MovieLensLatestOptions,
+    NetflixLLMRecOptions,
+    TableOptions,
     read_lightgcn_split,
     read_movielens_1m,
     read_movielens_100k,
@@ -21,6 +27,7 @@ from .readers import (
 from .registry import (
     Manifest,
     VerifyReport,
+    dataset_options,
     describe_dataset,
     get_manifest,
     list_datasets,
@@ -30,7 +37,7 @@ from .registry import (
     verify_dataset,
 )
 from .split import leave_one_out, predefined, ratio_split, split_dataset, temporal_split
-from .synthetic import make_synthetic
+from .synthetic import SyntheticOptions, make_synthetic
 
 __all__ = [
     "Interactions",
@@ -66,4 +73,12 @@ __all__ = [
     "load_dataset",
     "verify_dataset",
     "prepare_data",
+    "dataset_options",
+    "MovieLens100KOptions",
+    "MovieLens1MOptions",
+    "MovieLensLatestOptions",
+    "LightGCNSplitOptions",
+    "NetflixLLMRecOptions",
+    "TableOptions",
+    "SyntheticOptions",
 ]

@@ -24,6 +24,7 @@ import scipy.sparse as sp
 import torch
 
 from ..errors import DataError
+from .csr import row_pointers
 
 __all__ = ["Interactions", "Split"]
 
@@ -131,10 +132,8 @@ class Interactions:
     @cached_property
     def csr(self) -> sp.csr_matrix:
         """Users-as-rows ``float32 [U, I]`` CSR matrix of ones (rows sorted, no duplicates)."""
-        indptr = np.zeros(self.num_users + 1, dtype=np.int64)
-        np.cumsum(np.bincount(self.users, minlength=self.num_users), out=indptr[1:])
         data = np.ones(len(self), dtype=np.float32)
-        return sp.csr_matrix((data, self.items.copy(), indptr), shape=self.shape)
+        return sp.csr_matrix((data, self.items.copy(), row_pointers(self.users, self.num_users)), shape=self.shape)
 
     @cached_property
     def user_counts(self) -> np.ndarray:
@@ -265,20 +264,16 @@ class Interactions:
         return pd.DataFrame(data)
 
     def to_edge_index(self, homogeneous: bool = False, device: torch.device | str | None = None) -> torch.Tensor:
-        """PyG-style ``edge_index``.
+        """PyG-style ``edge_index`` (see :func:`recdenoise.data.pyg.pairs_to_edge_index`).
 
         Shapes:
             - ``homogeneous=False``: ``[2, N]`` rows (user index, item index).
             - ``homogeneous=True``: ``[2, 2N]`` undirected graph over ``U + I`` nodes, items
               offset by ``U``: the input PyG's ``LightGCN`` expects.
         """
-        u = torch.from_numpy(self.users)
-        i = torch.from_numpy(self.items)
-        if homogeneous:
-            i = i + self.num_users
-            ei = torch.stack([torch.cat([u, i]), torch.cat([i, u])])
-        else:
-            ei = torch.stack([u, i])
+        from .pyg import pairs_to_edge_index
+
+        ei = pairs_to_edge_index(torch.from_numpy(self.users), torch.from_numpy(self.items), self.num_users, homogeneous)
         return ei.to(device) if device is not None else ei
 
     @classmethod
@@ -286,19 +281,23 @@ class Interactions:
         cls, edge_index: torch.Tensor, num_users: int, num_items: int, homogeneous: bool = False, **kwargs
     ) -> "Interactions":
         """Inverse of :meth:`to_edge_index` (duplicate and reverse edges are merged)."""
-        ei = edge_index.detach().cpu().numpy().astype(np.int64)
-        if ei.ndim != 2 or ei.shape[0] != 2:
-            raise DataError(f"edge_index must have shape [2, E], got {list(ei.shape)}")
-        src, dst = ei
-        if homogeneous:
-            fwd = (src < num_users) & (dst >= num_users)
-            bwd = (dst < num_users) & (src >= num_users)
-            users = np.concatenate([src[fwd], dst[bwd]])
-            items = np.concatenate([dst[fwd], src[bwd]]) - num_users
-        else:
-            users, items = src, dst
-        key = np.unique(users * num_items + items)
-        return cls(key // num_items, key % num_items, num_users, num_items, **kwargs)
+        from .pyg import edge_index_to_pairs
+
+        users, items = edge_index_to_pairs(edge_index.detach().cpu(), num_users, num_items, homogeneous)
+        return cls(users.numpy(), items.numpy(), num_users, num_items, **kwargs)
+
+    def to_pyg(self) -> "torch_geometric.data.HeteroData":  # noqa: F821 (optional dependency)
+        """A PyG ``HeteroData`` with ``("user", "rates", "item")`` edges (see :func:`recdenoise.data.pyg.to_pyg`)."""
+        from .pyg import to_pyg
+
+        return to_pyg(self)
+
+    @classmethod
+    def from_pyg(cls, data, num_users: int | None = None, num_items: int | None = None, **kwargs) -> "Interactions":
+        """From a PyG ``HeteroData`` or an ``edge_index`` (see :func:`recdenoise.data.pyg.from_pyg`)."""
+        from .pyg import from_pyg
+
+        return from_pyg(data, num_users, num_items, **kwargs)
 
     def sorted_keys(self) -> np.ndarray:
         """``int64 [N]`` sorted keys ``user * I + item``: fast membership tests (``np.searchsorted``)."""

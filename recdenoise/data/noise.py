@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from .csr import expand_rows
 from .interactions import Interactions, Split
 
 __all__ = ["inject_noise", "natural_noise", "add_noise", "noise_summary", "NOISE_KINDS"]
@@ -102,7 +103,7 @@ def _sample_unseen(
     for _ in range(_MAX_REJECTION_ROUNDS):
         if missing.sum() == 0:
             break
-        users = np.repeat(np.arange(num_users), missing)
+        users = expand_rows(missing)
         keys = users * num_items + rng.integers(0, num_items, users.shape[0])
         keys = keys[~_isin_sorted(keys, forbidden)]
         keys = keys[~_isin_sorted(keys, chosen)]

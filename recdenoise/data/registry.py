@@ -10,22 +10,27 @@ what was done (checksums included) for the run record.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
-import inspect
 import logging
-import os
-import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from ..errors import ChecksumError, ConfigError, DatasetNotFoundError, DownloadError
+from ..errors import ConfigError, DatasetNotFoundError
 from ..utils import sha256_file
-from .download import DownloadSpec, download_into, resolve_cache_dir
 from .interactions import Split
+from .locate import DATA_DIR_ENV, candidates, find_folder, resolve_data_dir
+from .manifest import DatasetFile, Manifest, parse_manifest
+from .options import parse_options
 from .preprocess import compact, k_core as k_core_filter, to_implicit
 from .readers import (
+    LightGCNSplitOptions,
     LoadedDataset,
+    MovieLens1MOptions,
+    MovieLens100KOptions,
+    MovieLensLatestOptions,
+    NetflixLLMRecOptions,
     read_lightgcn_split,
     read_movielens_1m,
     read_movielens_100k,
@@ -33,7 +38,7 @@ from .readers import (
     read_netflix_llmrec,
 )
 from .split import predefined, resolve_split_method, split_dataset
-from .synthetic import make_synthetic
+from .synthetic import SyntheticOptions, make_synthetic
 
 __all__ = [
     "DATA_DIR_ENV",
@@ -46,111 +51,17 @@ __all__ = [
     "describe_dataset",
     "locate_dataset",
     "load_dataset",
+    "dataset_options",
     "verify_dataset",
     "prepare_data",
 ]
 
 logger = logging.getLogger(__name__)
 
-DATA_DIR_ENV = "RECDENOISE_DATA_DIR"
 MANIFEST_DIR = Path(__file__).parent / "manifests"
-_UNKNOWN = ("", "unknown")
 
 
 # ====================================================================== manifests
-@dataclass(frozen=True)
-class DatasetFile:
-    """A file of a dataset folder: relative ``path``, expected ``sha256`` (``None`` = unknown)."""
-
-    path: str
-    sha256: str | None = None
-    required: bool = True
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """Everything the registry knows about one dataset (parsed from its TOML manifest)."""
-
-    name: str
-    description: str
-    folder: str
-    format: str
-    homepage: str = ""
-    license: str = ""
-    citation: str = ""
-    predefined_split: bool = False
-    notes: str = ""
-    stats: Mapping[str, int] = field(default_factory=dict)
-    id_space: Mapping[str, int] = field(default_factory=dict)
-    downloads: tuple[DownloadSpec, ...] = ()
-    files: tuple[DatasetFile, ...] = ()
-
-    @property
-    def required_files(self) -> list[str]:
-        return [f.path for f in self.files if f.required]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-dict view (for ``recdenoise datasets describe`` and JSON)."""
-        return {
-            "name": self.name,
-            "description": self.description,
-            "folder": self.folder,
-            "format": self.format,
-            "homepage": self.homepage,
-            "license": self.license,
-            "citation": self.citation,
-            "predefined_split": self.predefined_split,
-            "notes": self.notes,
-            "stats": dict(self.stats),
-            "downloads": [
-                {"url": d.url, "kind": d.kind, "path": d.path, "sha256": d.sha256 or "unknown"} for d in self.downloads
-            ],
-            "files": [{"path": f.path, "sha256": f.sha256 or "unknown", "required": f.required} for f in self.files],
-        }
-
-
-_TOP_KEYS = {
-    "name", "description", "folder", "format", "homepage", "license", "citation", "predefined_split", "notes",
-    "stats", "id_space", "downloads", "files",
-}  # fmt: skip
-_DOWNLOAD_KEYS = {"url", "kind", "path", "sha256", "strip"}
-_FILE_KEYS = {"path", "sha256", "required"}
-
-
-def _sha_or_none(value: str | None) -> str | None:
-    return None if value is None or value.strip().lower() in _UNKNOWN else value.strip().lower()
-
-
-def _check_keys(where: str, table: Mapping[str, Any], allowed: set[str]) -> None:
-    if unknown := sorted(set(table) - allowed):
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
-
-
-def _parse_manifest(path: Path) -> Manifest:
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML ({exc})") from exc
-    _check_keys(str(path), raw, _TOP_KEYS)
-    for key in ("name", "description", "folder", "format"):
-        if key not in raw:
-            raise ConfigError(f"{path}: missing required key {key!r}")
-    downloads = []
-    for d in raw.get("downloads", []):
-        _check_keys(f"{path} [[downloads]]", d, _DOWNLOAD_KEYS)
-        sha = _sha_or_none(d.get("sha256"))
-        downloads.append(DownloadSpec(d["url"], d.get("kind", "file"), d.get("path"), sha, d.get("strip")))
-    files = []
-    for f in raw.get("files", []):
-        _check_keys(f"{path} [[files]]", f, _FILE_KEYS)
-        files.append(DatasetFile(f["path"], _sha_or_none(f.get("sha256")), bool(f.get("required", True))))
-    return Manifest(
-        **{k: raw[k] for k in _TOP_KEYS - {"downloads", "files"} if k in raw},
-        downloads=tuple(downloads),
-        files=tuple(files),
-    )
-
-
 _MANIFESTS: dict[str, Manifest] | None = None
 
 
@@ -159,7 +70,7 @@ def _manifests() -> dict[str, Manifest]:
     if _MANIFESTS is None:
         found = {}
         for path in sorted(MANIFEST_DIR.glob("*.toml")):
-            m = _parse_manifest(path)
+            m = parse_manifest(path)
             if m.name in found:
                 raise ConfigError(f"{path}: dataset name {m.name!r} is declared twice")
             found[m.name] = m
@@ -188,25 +99,6 @@ def describe_dataset(name: str) -> dict[str, Any]:
 
 
 # ====================================================================== locating files
-def _has_files(folder: Path, manifest: Manifest) -> bool:
-    return folder.is_dir() and all((folder / f).is_file() for f in manifest.required_files)
-
-
-def _missing(folder: Path, manifest: Manifest) -> list[str]:
-    return [f for f in manifest.required_files if not (folder / f).is_file()]
-
-
-def _resolve_data_dir(data_dir: str | Path | None) -> Path | None:
-    data_dir = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV) or None
-    return None if data_dir is None else Path(data_dir).expanduser()
-
-
-def _candidates(manifest: Manifest, data_dir: Path | None, cache_dir: str | Path | None) -> list[Path]:
-    """``[data_dir/<folder>,] <cache>/<folder>`` in search order (the cache folder last)."""
-    found = [] if data_dir is None else [data_dir / manifest.folder]
-    return found + [resolve_cache_dir(cache_dir) / manifest.folder]
-
-
 def locate_dataset(
     name: str,
     data_dir: str | Path | None = None,
@@ -228,64 +120,46 @@ def locate_dataset(
     manifest = get_manifest(name)
     if manifest.format == "synthetic":
         raise ConfigError(f"dataset {name!r} is generated, it has no folder")
-    data_dir = _resolve_data_dir(data_dir)
-    candidates = _candidates(manifest, data_dir, cache_dir)
-    cache_folder = candidates[-1]
-    for folder in candidates + ([data_dir] if data_dir is not None else []):
-        if _has_files(folder, manifest):
-            return folder
-    failure = ""
-    if download:
-        if not manifest.downloads:
-            failure = "there is no download source for it"
-        else:
-            expected = {f.path: f.sha256 for f in manifest.files if f.required}
-            try:
-                logger.info("downloading %s into %s", name, cache_folder)
-                return download_into(manifest.downloads, cache_folder, expected, timeout)
-            except ChecksumError:
-                raise
-            except DownloadError as exc:
-                failure = f"the download failed: {exc}"
-    raise DatasetNotFoundError(_not_found_message(manifest, candidates, cache_folder, data_dir, failure))
-
-
-def _not_found_message(
-    manifest: Manifest, looked: Sequence[Path], cache_folder: Path, data_dir: str | Path | None, failure: str
-) -> str:
-    files = ", ".join(manifest.required_files)
-    where = "; ".join(f"{p} (missing {', '.join(_missing(p, manifest)) or 'folder'})" for p in looked)
-    root = Path(data_dir) if data_dir is not None else Path("<data-dir>")
-    target = root / manifest.folder
-    sources = ", ".join(d.url for d in manifest.downloads) or manifest.homepage
-    msg = f"dataset {manifest.name!r} not found" + (f" and {failure}" if failure else "") + f". Looked in: {where}. "
-    msg += (
-        f"Fix: place the files {files} in {target}/ and pass --data-dir {root} "
-        f"(or set {DATA_DIR_ENV}); the files come from {sources}"
-    )
-    if any(d.kind == "zip" for d in manifest.downloads):
-        msg += " (unzip the archive there)"
-    if not failure and manifest.downloads:
-        msg += f". Or pass --download (download=True) to fetch them into {cache_folder}"
-    if manifest.notes:
-        msg += f". Note: {manifest.notes}"
-    return msg
+    return find_folder(manifest, data_dir, download, cache_dir, timeout)
 
 
 # ====================================================================== loading
-_READERS: dict[str, Callable[..., LoadedDataset]] = {
-    "movielens-100k": read_movielens_100k,
-    "movielens-1m": read_movielens_1m,
-    "movielens-latest": read_movielens_latest,
-    "lightgcn": read_lightgcn_split,
-    "llmrec-json": read_netflix_llmrec,
+_READERS: dict[str, tuple[Callable[..., LoadedDataset], type]] = {
+    "movielens-100k": (read_movielens_100k, MovieLens100KOptions),
+    "movielens-1m": (read_movielens_1m, MovieLens1MOptions),
+    "movielens-latest": (read_movielens_latest, MovieLensLatestOptions),
+    "lightgcn": (read_lightgcn_split, LightGCNSplitOptions),
+    "llmrec-json": (read_netflix_llmrec, NetflixLLMRecOptions),
+    "synthetic": (make_synthetic, SyntheticOptions),
 }
 
 
-def _check_options(func: Callable[..., Any], options: Mapping[str, Any], name: str, fixed: set[str]) -> None:
-    allowed = set(inspect.signature(func).parameters) - fixed - {"folder"}
-    if unknown := sorted(set(options) - allowed):
-        raise ConfigError(f"dataset {name!r} does not take option(s) {unknown}; it accepts {sorted(allowed)}")
+def _reader(manifest: Manifest) -> tuple[Callable[..., LoadedDataset], type]:
+    if manifest.format not in _READERS:
+        raise ConfigError(
+            f"dataset {manifest.name!r}: manifest format {manifest.format!r} has no reader; known: {sorted(_READERS)}"
+        )
+    return _READERS[manifest.format]
+
+
+def _fixed_options(manifest: Manifest) -> set[str]:
+    """Options the manifest sets itself (a declared id space), which a caller may not override."""
+    return {k for k in ("num_users", "num_items") if k in manifest.id_space}
+
+
+def dataset_options(name: str, options: Mapping[str, Any] | None = None) -> Any:
+    """The typed reader options of dataset ``name`` (defaults overridden by ``options``).
+
+    Returns:
+        an instance of the reader's frozen options class, e.g. :class:`MovieLens100KOptions`.
+
+    Raises:
+        ConfigError: unknown dataset; an option the reader does not take (the message lists
+            the valid ones) or a value of the wrong type (the message names the key and type).
+    """
+    manifest = get_manifest(name)
+    _, options_cls = _reader(manifest)
+    return parse_options(options_cls, dict(options or {}), f"dataset {name!r}", _fixed_options(manifest))
 
 
 def load_dataset(
@@ -304,27 +178,21 @@ def load_dataset(
         data_dir: folder containing ``<folder>/`` of the dataset (default ``$RECDENOISE_DATA_DIR``).
         download: download into the cache when the files are not found.
         cache_dir: cache folder (default ``$RECDENOISE_CACHE_DIR`` or ``~/.cache/recdenoise``).
-        options: reader options, e.g. ``fold="u1"`` for ml-100k, ``strict=False`` for the
-            split formats, or ``num_users=...`` / ``seed=...`` for ``"synthetic"``.
+        options: reader options, checked against the reader's options class
+            (:func:`dataset_options`), e.g. ``fold="u1"`` for ml-100k, ``strict=False`` for
+            the split formats, or ``num_users=...`` / ``seed=...`` for ``"synthetic"``.
 
     Raises:
-        ConfigError: unknown name or option. DatasetNotFoundError: see :func:`locate_dataset`.
-        DataError: malformed files (names the file and line).
+        ConfigError: unknown name, option or option type. DatasetNotFoundError: see
+        :func:`locate_dataset`. DataError: malformed files (names the file and line).
     """
     manifest = get_manifest(name)
+    reader, _ = _reader(manifest)
+    kwargs = dataclasses.asdict(dataset_options(name, options))
     if manifest.format == "synthetic":
-        _check_options(make_synthetic, options, name, {"name"})
-        return make_synthetic(name=name, **options)
-    reader = _READERS.get(manifest.format)
-    if reader is None:
-        raise ConfigError(
-            f"dataset {name!r}: manifest format {manifest.format!r} has no reader; known: {sorted(_READERS)}"
-        )
-    fixed = {"name"} | ({"num_users", "num_items"} if manifest.id_space else set())
-    _check_options(reader, options, name, fixed)
+        return reader(name=name, **kwargs)
+    kwargs.update({k: int(manifest.id_space[k]) for k in _fixed_options(manifest)})
     folder = locate_dataset(name, data_dir, download, cache_dir, timeout)
-    kwargs = dict(options)
-    kwargs.update({k: int(v) for k, v in manifest.id_space.items() if k in ("num_users", "num_items")})
     logger.info("reading %s from %s", name, folder)
     return reader(folder, name=name, **kwargs)
 
@@ -376,7 +244,7 @@ def verify_dataset(name: str, data_dir: str | Path | None = None, cache_dir: str
     try:
         folder: Path | None = locate_dataset(name, data_dir, False, cache_dir)
     except DatasetNotFoundError:  # report on the first folder that exists, complete or not
-        existing = [p for p in _candidates(manifest, _resolve_data_dir(data_dir), cache_dir) if p.is_dir()]
+        existing = [p for p in candidates(manifest, resolve_data_dir(data_dir), cache_dir) if p.is_dir()]
         folder = existing[0] if existing else None
     checks = []
     for f in manifest.files:

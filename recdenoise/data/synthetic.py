@@ -21,6 +21,8 @@ title, year and genres per item, the genres following each item's dominant facto
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -28,7 +30,7 @@ from ..errors import ConfigError
 from .interactions import Interactions
 from .readers import LoadedDataset
 
-__all__ = ["make_synthetic"]
+__all__ = ["SyntheticOptions", "make_synthetic"]
 
 _GENRES = (
     "Action", "Comedy", "Drama", "Sci-Fi", "Romance", "Thriller", "Documentary", "Animation",
@@ -42,15 +44,28 @@ _START_TIME = 1_577_836_800  # 2020-01-01 UTC
 _YEAR_SECONDS = 365 * 86_400
 
 
+@dataclass(frozen=True)
+class SyntheticOptions:
+    """Options of :func:`make_synthetic` (the ``"synthetic"`` dataset's ``--data-option`` keys)."""
+
+    num_users: int = 500
+    num_items: int = 800
+    dim: int = 16
+    interactions_per_user: int = 30
+    seed: int = 0
+    signal: float = 3.0
+    popularity: float = 1.0
+
+
 def make_synthetic(
-    num_users: int = 500,
-    num_items: int = 800,
-    dim: int = 16,
-    interactions_per_user: int = 30,
-    seed: int = 0,
+    num_users: int = SyntheticOptions.num_users,
+    num_items: int = SyntheticOptions.num_items,
+    dim: int = SyntheticOptions.dim,
+    interactions_per_user: int = SyntheticOptions.interactions_per_user,
+    seed: int = SyntheticOptions.seed,
     *,
-    signal: float = 3.0,
-    popularity: float = 1.0,
+    signal: float = SyntheticOptions.signal,
+    popularity: float = SyntheticOptions.popularity,
     name: str = "synthetic",
 ) -> LoadedDataset:
     """Sample a synthetic implicit-feedback dataset (deterministic for a seed).

@@ -25,7 +25,9 @@ from typing import Optional
 
 import torch
 
+from ..data.csr import expand_rows, row_pointers
 from ..data.interactions import Interactions
+from ..data.pyg import edge_index_to_pairs, pairs_to_edge_index
 from ..errors import ConfigError, DataError
 from .sparse import SparseOperator, csr_tensor
 
@@ -98,24 +100,12 @@ class BipartiteGraph:
         items offset by ``U``, either or both directions present); otherwise rows are
         (user index, item index).
         """
-        if edge_index.dim() != 2 or edge_index.shape[0] != 2:
-            raise DataError(f"edge_index must have shape [2, E], got {list(edge_index.shape)}")
-        src, dst = edge_index.long()
-        if homogeneous:
-            fwd = (src < num_users) & (dst >= num_users)
-            bwd = (dst < num_users) & (src >= num_users)
-            users = torch.cat([src[fwd], dst[bwd]])
-            items = torch.cat([dst[fwd], src[bwd]]) - num_users
-            key = torch.unique(users * num_items + items)
-            return cls(key // num_items, key % num_items, num_users, num_items)
-        return cls(src, dst, num_users, num_items)
+        users, items = edge_index_to_pairs(edge_index, num_users, num_items, homogeneous, merge=homogeneous)
+        return cls(users, items, num_users, num_items)
 
     def to_edge_index(self, homogeneous: bool = True) -> torch.Tensor:
         """PyG ``edge_index``: ``[2, 2E]`` undirected over ``U + I`` nodes (``homogeneous``) or ``[2, E]``."""
-        if homogeneous:
-            items = self.items + self.num_users
-            return torch.stack([torch.cat([self.users, items]), torch.cat([items, self.users])])
-        return torch.stack([self.users, self.items])
+        return pairs_to_edge_index(self.users, self.items, self.num_users, homogeneous)
 
     def to_interactions(self, like: Interactions | None = None) -> Interactions:
         """The edges as :class:`Interactions` (raw ids and side info copied from ``like``)."""
@@ -163,9 +153,7 @@ class BipartiteGraph:
         """The full symmetric ``[(U+I), (U+I)]`` normalised adjacency as a CSR tensor (for interop)."""
         op = self.normalized()
         vals = op.matrix.values()
-        coo_rows = torch.repeat_interleave(
-            torch.arange(self.num_users, device=self.device), op.matrix.crow_indices().diff()
-        )
+        coo_rows = expand_rows(op.matrix.crow_indices().diff())
         cols = op.matrix.col_indices() + self.num_users
         rows = torch.cat([coo_rows, cols])
         cols_all = torch.cat([cols, coo_rows])
@@ -240,6 +228,4 @@ class BipartiteGraph:
 
     def csr_rows(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(indptr [U+1], indices [E])`` of the user-to-item adjacency (edges are sorted by user)."""
-        indptr = torch.zeros(self.num_users + 1, dtype=torch.long, device=self.device)
-        indptr[1:] = torch.cumsum(torch.bincount(self.users, minlength=self.num_users), 0)
-        return indptr, self.items
+        return row_pointers(self.users, self.num_users), self.items

@@ -13,11 +13,13 @@ from recdenoise.data import (
     get_manifest,
     list_datasets,
     load_dataset,
+    locate_dataset,
     make_synthetic,
     prepare_data,
     verify_dataset,
 )
-from recdenoise.data.registry import MANIFEST_DIR, _parse_manifest
+from recdenoise.data.manifest import parse_manifest as _parse_manifest
+from recdenoise.data.registry import MANIFEST_DIR
 from recdenoise.errors import ConfigError, DataError, DatasetNotFoundError
 
 REAL = ["gowalla-lightgcnpp", "ml-100k", "ml-1m", "ml-1m-split", "ml-latest-small", "netflix-llmrec"]
@@ -90,6 +92,13 @@ def test_load_from_data_dir_uses_declared_id_space(tmp_path: Path) -> None:
 def test_data_dir_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _toy_gowalla(tmp_path)
     monkeypatch.setenv("RECDENOISE_DATA_DIR", str(tmp_path))
+    assert len(load_dataset("gowalla-lightgcnpp").interactions) == 11
+
+
+def test_cache_dir_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = _toy_gowalla(tmp_path / "env-cache")
+    monkeypatch.setenv("RECDENOISE_CACHE_DIR", str(tmp_path / "env-cache"))
+    assert locate_dataset("gowalla-lightgcnpp") == folder
     assert len(load_dataset("gowalla-lightgcnpp").interactions) == 11
 
 
