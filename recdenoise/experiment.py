@@ -13,6 +13,7 @@ states are all restored). :func:`load_run` rebuilds a run from its folder and ev
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,19 +24,22 @@ import torch
 from .config import RunConfig, config_to_dict
 from .data.interactions import Interactions, Split
 from .data.pipeline import prepare_run_data
-from .errors import CheckpointError
+from .errors import CheckpointError, ConfigError, DivergedError
 from .evaluation import EvalResult, Evaluator
 from .graph import BipartiteGraph
 from .methods import MethodParts, build_method
+from .methods.registry import resolve_run_method
 from .models import Recommender, build_model
 from .reporting import records
+from .reporting.lock import RunLock, check_output_path
 from .reporting.records import CHECKPOINT_FILE, MODEL_FILE, topk_frame, versions
 from .training import Trainer
 from .training.callbacks import Callback, Checkpoint, EarlyStopping, LogMetrics
 from .training.diagnostics import NoiseDiagnostics
+from .training.preflight import check_memory
 from .utils import resolve_device, seeded_rng
 
-__all__ = ["RunResult", "run_experiment", "build_run", "load_run", "exclusions_for_test", "make_evaluator", "topk_frame", "versions"]
+__all__ = ["RunResult", "run_experiment", "build_run", "load_run", "exclusions_for_test", "make_evaluator", "check_run", "topk_frame", "versions"]
 
 logger = logging.getLogger(__name__)
 
@@ -121,10 +125,11 @@ def run_experiment(
     cfg = config
     show = cfg.train.progress if progress is None else progress
     started = time.time()
+    # everything checkable is checked before the run folder exists (docs/faults.md)
     device = resolve_device(cfg.train.device)
-    out = Path(cfg.output_dir) if cfg.output_dir is not None else None
-
+    out = check_output_path(cfg.output_dir) if cfg.output_dir is not None else None
     split, data_info, noise = prepare_run_data(cfg.data, cfg.noise, cfg.seed)
+    check_run(cfg, split, device)
     parts = build_run(cfg, split, device)
     evaluator = make_evaluator(cfg, device)
 
@@ -165,21 +170,49 @@ def run_experiment(
         "data_checksum": data_info.get("data_checksum"),
         "noise": noise,
     }
-    resumed_from = None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
+    if out is None:
+        return _fit_and_evaluate(cfg, trainer, evaluator, parts, split, diagnostics, record, started, None)
+    with RunLock(out, "train"):
         if resume and (out / CHECKPOINT_FILE).is_file():
             records.check_resumable(out, cfg)
+            before = records.previous_failure(out)
+            if before:
+                logger.warning("%s: resuming a run that stopped before: %s", out, before)
             trainer.load_checkpoint(out / CHECKPOINT_FILE)
-            resumed_from = trainer.epoch
+            record["resumed_from_epoch"] = trainer.epoch
             logger.info("resuming %s from epoch %d", out, trainer.epoch)
-        record["resumed_from_epoch"] = resumed_from
-        records.write_record(out, record)
-        records.write_split(out, split)
+        else:
+            record["resumed_from_epoch"] = None
+        try:
+            records.write_record(out, record)
+            records.write_split(out, split)
+            return _fit_and_evaluate(cfg, trainer, evaluator, parts, split, diagnostics, record, started, out)
+        except BaseException as exc:
+            records.mark_stopped(out, record, exc, trainer.epoch)
+            raise
 
+
+def check_run(cfg: RunConfig, split: Split, device: torch.device) -> None:
+    """What the config alone cannot know: cut-offs and the monitored metric against the data,
+    and the memory the run needs against what ``device`` has (:mod:`recdenoise.training.preflight`)."""
+    train = split.train
+    ks = tuple(cfg.eval.ks)
+    if ks and max(ks) > train.num_items:
+        raise ConfigError(f"--ks {','.join(map(str, ks))}: a cut-off of {max(ks)} exceeds the {train.num_items} items of the data; lower --ks")
+    if len(split.valid):
+        names = {f"{m}@{k}" for m in cfg.eval.metrics for k in ks}
+        if cfg.train.monitor not in names:
+            raise ConfigError(f"--monitor {cfg.train.monitor!r} is not a validation metric of this run; choose one of {sorted(names)} (or add its cut-off to --ks)")
+    name, options = resolve_run_method(cfg)
+    check_memory(cfg, train.num_users, train.num_items, len(train), name, options, device)
+
+
+def _fit_and_evaluate(cfg, trainer, evaluator, parts, split, diagnostics, record, started, out) -> RunResult:
     fit = trainer.fit(cfg.train.epochs)
     train_time = time.time() - started
     valid, test = _evaluate(cfg, evaluator, parts, split)
+    if not all(math.isfinite(v) for v in test.metrics.values()):
+        raise DivergedError(f"training diverged: test metrics are not finite ({test.metrics}); lower --lr", trainer.epoch)
     record.update(
         status="complete",
         history=fit.history,
@@ -192,6 +225,7 @@ def run_experiment(
         diagnostics=diagnostics.summary() if diagnostics is not None else None,
         time_seconds=round(train_time, 3),
     )
+    record.pop("error", None)
     if out is not None:
         records.write_model(out, parts.model)
         records.write_results(out, test, split.train)

@@ -67,9 +67,13 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise ConfigError(f"device={device!r} is not a torch device; use 'cpu', 'cuda', 'cuda:0' or 'auto'") from exc
+        raise ConfigError(f"--device {device!r} is not a torch device; use 'cpu', 'cuda', 'cuda:0' or 'auto'") from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device={device!r} was requested but CUDA is not available; use --device cpu")
+        raise ConfigError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ConfigError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s); use cuda:0..cuda:{torch.cuda.device_count() - 1}")
+    if dev.type not in ("cpu", "cuda"):
+        raise ConfigError(f"--device {device}: only 'cpu', 'cuda', 'cuda:N' and 'auto' are supported")
     return dev
 
 

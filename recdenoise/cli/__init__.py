@@ -1,19 +1,28 @@
 """``recdenoise`` command line: train, evaluate, datasets, augment, serve-mock, bench.
 
 Thin: parse the flags, build the typed config, call the library, and turn every deliberate
-error (bad data file, bad config, missing dataset...) into one line,
-``recdenoise <command>: error: <what, where, how to fix>``, with exit status 2; no traceback.
+error (bad data file, bad config, missing dataset...) and every environment fault (disk full,
+read-only folder, permission) into one line, ``recdenoise <command>: error: <what, where, how
+to fix>``, with a documented exit status (docs/faults.md); no traceback:
+
+0 ok, 1 verification failed / some benchmark cells failed, 2 bad input, 3 partial LLM job,
+4 training diverged, 5 environment fault (disk, permissions, locked folder, memory),
+130 interrupted (SIGINT), 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
+import signal
 import sys
+import threading
 import warnings
 from typing import Optional, Sequence
 
-from ..errors import RecDenoiseError
+from ..errors import EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_TERMINATED, RecDenoiseError
 from .augment import cmd_augment, cmd_serve_mock
 from .bench import cmd_bench_denoise
 from .common import EXIT_USAGE, Parser, csv_list, ints, kv
@@ -110,19 +119,72 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sys.stderr.write(f"{prog}: warning: {_one_line(message)}\n")
 
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _sigterm_as_interrupt():
             warnings.showwarning = show_warning
             warnings.simplefilter("ignore", DeprecationWarning)  # third-party deprecations are not the user's concern
             return int(args.func(args) or 0)
     except RecDenoiseError as exc:
         sys.stderr.write(f"{prog}: error: {_one_line(exc)}\n")
+        return int(getattr(exc, "exit_status", EXIT_USAGE))
+    except FileNotFoundError as exc:  # an input path that does not exist: bad input
+        sys.stderr.write(f"{prog}: error: {exc.filename or ''}: {exc.strerror or _one_line(exc)}\n")
         return EXIT_USAGE
-    except FileNotFoundError as exc:
-        sys.stderr.write(f"{prog}: error: {exc.strerror or 'file not found'}: {exc.filename}\n")
-        return EXIT_USAGE
+    except OSError as exc:  # disk full, read-only, permission, a file where a folder should be
+        sys.stderr.write(f"{prog}: error: {_os_error(exc)}\n")
+        return EXIT_ENVIRONMENT
+    except MemoryError:
+        sys.stderr.write(f"{prog}: error: out of memory; lower --batch-size, --embedding-dim or the method's pool sizes\n")
+        return EXIT_ENVIRONMENT
+    except _Terminated:
+        sys.stderr.write(f"{prog}: terminated (SIGTERM; rerun with --resume to continue)\n")
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         sys.stderr.write(f"{prog}: interrupted (rerun with --resume to continue)\n")
-        return 130
+        return EXIT_INTERRUPTED
+
+
+_HINTS = {
+    errno.ENOSPC: "free some space, then rerun with --resume",
+    errno.EDQUOT: "free some space, then rerun with --resume",
+    errno.EROFS: "choose a writable --output",
+    errno.EACCES: "check the permissions or choose another path",
+    errno.EPERM: "check the permissions or choose another path",
+    errno.ENOTDIR: "a file stands where a folder is needed; choose another --output",
+    errno.EEXIST: "a file stands where a folder is needed; choose another --output",
+    errno.EISDIR: "give a file path, not a folder",
+}
+
+
+def _os_error(exc: OSError) -> str:
+    """``<path>: <strerror> (<hint>)`` for an ``OSError`` (``os.strerror`` of its errno)."""
+    path = exc.filename if exc.filename is not None else "?"
+    if exc.filename2 is not None:
+        path = f"{path} -> {exc.filename2}"
+    reason = os.strerror(exc.errno) if exc.errno else (exc.strerror or _one_line(exc))
+    detail = f"{reason}" if exc.strerror in (None, reason) else f"{reason}: {exc.strerror}"
+    hint = _HINTS.get(exc.errno or -1)
+    return f"{path}: {detail}" + (f"; {hint}" if hint else "")
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so the run is marked and its lock released."""
+
+
+class _sigterm_as_interrupt:
+    def __enter__(self):
+        self._old = None
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGTERM, self._handler)
+        return self
+
+    @staticmethod
+    def _handler(signum, frame):
+        raise _Terminated()
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
+        return False
 
 
 def _one_line(exc: BaseException) -> str:

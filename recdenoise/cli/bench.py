@@ -40,9 +40,13 @@ def cmd_bench_denoise(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         keep_going=args.keep_going,
     )
-    run = grid.run()
+    from ..reporting.lock import RunLock, check_output_path
+
     report_dir = Path(args.report_dir) if args.report_dir else Path(args.output)
-    written = write_report(run.cells, report_dir)
+    check_output_path(report_dir, "--report-dir")
+    with RunLock(args.output, "bench"):
+        run = grid.run()
+        written = write_report(run.cells, report_dir)
     sys.stdout.write((report_dir / "table.md").read_text(encoding="utf-8"))
     sys.stdout.write(
         f"\n{len(run.computed)} cells computed, {len(run.reused)} reused, {len(run.failed)} failed; "

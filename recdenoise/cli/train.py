@@ -186,19 +186,34 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # -------------------------------------------------------------------------- evaluate
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    import contextlib
+    import os
+
+    from ..errors import ConfigError
     from ..experiment import load_run, topk_frame
+    from ..reporting.lock import RunLock
     from ..utils import atomic_write
 
-    result = load_run(args.checkpoint, device=args.device, data_dir=args.data_dir)
-    if args.json:
-        payload = {"valid": result.valid.metrics if result.valid else {}, "test": result.test.metrics}
-        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
-    else:
-        _print_result(result)
-    if args.per_user:
-        with atomic_write(args.per_user, "w") as fh:
-            result.test.per_user.tocsv_list(fh, index=False)
-    if args.topk:
-        with atomic_write(args.topk, "w") as fh:
-            topk_frame(result.test, result.split.train).tocsv_list(fh, index=False)
+    for flag, value in (("--per-user", args.per_user), ("--topk", args.topk)):  # before the (slow) evaluation
+        if value is not None and (Path(value).is_dir() or str(value).endswith(os.sep)):
+            raise ConfigError(f"{flag} {value} is a folder; give a CSV file path")
+        if value is not None and Path(value).parent.is_file():
+            raise ConfigError(f"{flag} {value}: {Path(value).parent} is a file, not a folder")
+    folder = Path(args.checkpoint)
+    folder = folder if folder.is_dir() else folder.parent
+    writes = args.topk or args.per_user
+    lock = RunLock(folder, "evaluate") if writes and folder.is_dir() and os.access(folder, os.W_OK) else contextlib.nullcontext()
+    with lock:
+        result = load_run(args.checkpoint, device=args.device, data_dir=args.data_dir)
+        if args.json:
+            payload = {"valid": result.valid.metrics if result.valid else {}, "test": result.test.metrics}
+            sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        else:
+            _print_result(result)
+        if args.per_user:
+            with atomic_write(args.per_user, "w") as fh:
+                result.test.per_user.to_csv(fh, index=False)
+        if args.topk:
+            with atomic_write(args.topk, "w") as fh:
+                topk_frame(result.test, result.split.train).to_csv(fh, index=False)
     return 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import logging
 import platform
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ import torch
 
 from ..config import RunConfig, config_from_dict, config_to_dict
 from ..data.interactions import Interactions, Split
-from ..errors import CheckpointError
+from ..errors import CheckpointError, DivergedError
 from ..evaluation import EvalResult
 from ..utils import atomic_write, atomic_write_json
 
@@ -44,11 +45,15 @@ __all__ = [
     "write_results",
     "read_record",
     "check_resumable",
+    "previous_failure",
+    "mark_stopped",
 ]
 
 CHECKPOINT_FILE = "checkpoint.pt"
 MODEL_FILE = "model.pt"
 RECORD_FILE = "run.json"
+
+logger = logging.getLogger(__name__)
 
 # Config fields that may differ between an interrupted run and its resumption.
 RESUMABLE_CHANGES = {("train", "epochs"), ("train", "progress"), ("train", "device"), ("train", "patience")}
@@ -127,8 +132,10 @@ def read_record(folder: Path) -> tuple[dict[str, Any], RunConfig]:
         raise CheckpointError(f"{folder} has no {RECORD_FILE}; pass the --output folder of a `recdenoise train` run")
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+            raise TypeError("expected a JSON object with a \"config\" object")
         return record, config_from_dict(record["config"])
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{path} is not a run record: {exc}") from exc
 
 
@@ -158,3 +165,35 @@ def check_resumable(out: Path, cfg: RunConfig) -> None:
             f"cannot resume {out}: it was started with another config ({'; '.join(diffs)}); "
             "use the same settings or a new --output"
         )
+
+
+def previous_failure(out: Path) -> str | None:
+    """``"<status> at epoch N: <error>"`` when ``out/run.json`` records a failed, diverged or
+    interrupted run, else ``None``."""
+    try:
+        record = json.loads((out / RECORD_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(record, dict) or record.get("status") not in ("failed", "diverged", "interrupted"):
+        return None
+    epoch = record.get("failed_at_epoch")
+    where = f" at epoch {epoch}" if epoch is not None else ""
+    return f"{record['status']}{where}: {record.get('error') or 'no message'}"
+
+
+def mark_stopped(out: Path, record: dict[str, Any], exc: BaseException, epoch: int) -> None:
+    """Record why a run stopped: ``"status"`` ``"diverged"`` (:class:`DivergedError`),
+    ``"interrupted"`` (Ctrl-C / SIGTERM) or ``"failed"``, with ``"error"`` and the epoch. Best
+    effort: when the record itself cannot be written (disk full), the old one stays."""
+    if isinstance(exc, DivergedError):
+        status, epoch = "diverged", exc.epoch
+    elif isinstance(exc, KeyboardInterrupt):
+        status = "interrupted"
+    else:
+        status = "failed"
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    record.update(status=status, error=message, failed_at_epoch=epoch)
+    try:
+        write_record(out, record)
+    except OSError as err:  # disk full / read-only: nothing half-written either way
+        logger.debug("could not mark %s as %s: %s", out, status, err)

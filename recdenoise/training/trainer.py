@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data.interactions import Interactions
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, DivergedError
 from ..graph import BipartiteGraph
 from ..losses.objective import PairwiseObjective
 from ..models.base import Recommender
@@ -139,8 +140,10 @@ class Trainer:
             if self.should_stop:
                 break
             logs = self.train_epoch(epoch)
+            self._check_finite(epoch, logs)
             if self.evaluator is not None and self.valid is not None and ((epoch + 1) % self.eval_every == 0 or epoch + 1 == epochs):
                 logs["valid"] = self.validate()
+                self._check_finite(epoch, logs)
                 self._track_best(epoch, logs["valid"])
             self.result.history.append(logs)
             self.epoch = epoch + 1
@@ -204,6 +207,21 @@ class Trainer:
         """Full-ranking metrics on the validation interactions (train items masked)."""
         exclude = [self.train] if self.train is not None else []
         return self.evaluator.evaluate(self.model.scorer(self.graph), self.valid, exclude=exclude).metrics
+
+    def _check_finite(self, epoch: int, logs: dict) -> None:
+        """Once per epoch (cheap): the accumulated loss, the weights and the monitored validation
+        score must be finite, else :class:`DivergedError` (the CLI exits with status 4)."""
+        hint = "lower --lr (or --weight-decay), or check the data"
+        if not math.isfinite(logs["loss"]):
+            raise DivergedError(f"training diverged at epoch {epoch + 1}: the epoch loss is {logs['loss']}; {hint}", epoch + 1)
+        if "valid" not in logs:
+            for name, param in self.model.named_parameters():
+                if not bool(torch.isfinite(param).all()):
+                    raise DivergedError(f"training diverged at epoch {epoch + 1}: parameter {name} is not finite; {hint}", epoch + 1)
+            return
+        value = logs["valid"].get(self.monitor)
+        if value is not None and not math.isfinite(value):
+            raise DivergedError(f"training diverged at epoch {epoch + 1}: validation {self.monitor} is {value}; {hint}", epoch + 1)
 
     def _track_best(self, epoch: int, valid: dict) -> None:
         if self.monitor not in valid:
@@ -274,4 +292,13 @@ class Trainer:
             state = torch.load(path, map_location=self.device, weights_only=True)
         except Exception as exc:  # corrupt or truncated file
             raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
-        self.load_state_dict(state)
+        if not isinstance(state, dict):
+            raise CheckpointError(f"{path} holds a {type(state).__name__}, not a trainer checkpoint; delete it or train without --resume")
+        try:
+            self.load_state_dict(state)
+        except CheckpointError as exc:
+            raise CheckpointError(f"{path}: {exc}") from exc
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as exc:
+            raise CheckpointError(
+                f"{path} is not a complete trainer checkpoint ({type(exc).__name__}: {exc}); delete it or train without --resume"
+            ) from exc
