@@ -76,7 +76,7 @@ class DataConfig:
         rating_threshold: keep ratings ``>= threshold`` as positives; ``None`` keeps all.
         k_core: minimum interactions per user and item (0 = no filter).
         download: fetch missing files from the official source (sha256-checked).
-        cache_dir: download cache (default ``$RECDENOISE_CACHE`` or ``~/.cache/recdenoise``).
+        cache_dir: download cache (default ``$RECDENOISE_CACHE_DIR`` or ``~/.cache/recdenoise``).
         options: reader options, e.g. ``{num_users = 1000}`` for ``synthetic``; for a table
             file: ``user_col``, ``item_col``, ``rating_col``, ``timestamp_col``, ``sep``.
         split_seed: seed of the split; ``None`` = the run's ``seed``. Fix it to train several

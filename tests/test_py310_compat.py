@@ -17,19 +17,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-_SWITCHED_AT_MERGE = pytest.mark.xfail(strict=False, reason="switched to compat at merge")
-
-# Every module that parses TOML, directly or through an import. config.py and cli.py (and
-# data.pipeline, which imports config) still `import tomllib` on this branch; they move to
-# `from .compat import tomllib` when the branches merge, and then these params pass too.
+# Every module that parses TOML, directly or through an import, and the package's entry points.
 MODULES_TO_CHECK = [
     "recdenoise",
     "recdenoise.compat",
+    "recdenoise.config",
     "recdenoise.data",
     "recdenoise.data.registry",
-    pytest.param("recdenoise.config", marks=_SWITCHED_AT_MERGE),
-    pytest.param("recdenoise.cli", marks=_SWITCHED_AT_MERGE),
-    pytest.param("recdenoise.data.pipeline", marks=_SWITCHED_AT_MERGE),
+    "recdenoise.data.pipeline",
+    "recdenoise.methods",
+    "recdenoise.experiment",
+    "recdenoise.cli",
+    "recdenoise.cli.common",
 ]
 
 _BLOCK_TOMLLIB = textwrap.dedent(
@@ -63,12 +62,15 @@ _BLOCK_TOMLLIB = textwrap.dedent(
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="on 3.10 tomllib is absent anyway: every test imports the package")
-@pytest.mark.parametrize("module", MODULES_TO_CHECK)
-def test_imports_without_tomllib(module: str) -> None:
+def test_imports_without_tomllib() -> None:
+    """One interpreter (importing torch once) imports every module with tomllib blocked."""
     check = _BLOCK_TOMLLIB + textwrap.dedent(
         f"""
         import importlib
-        importlib.import_module({module!r})
+        for module in {MODULES_TO_CHECK!r}:
+            importlib.import_module(module)
+        from recdenoise.cli.common import kv
+        assert kv("k=3") == ("k", 3)
         from recdenoise.compat import tomllib
         assert tomllib.__name__ == "tomli" and "tomllib" not in sys.modules, tomllib
         from recdenoise.data.registry import get_manifest, list_datasets
