@@ -149,7 +149,12 @@ def config_from_args(args: argparse.Namespace):
 def check_run_config(cfg) -> None:
     """Validate what the config schema cannot see on its own (the method and its options)
     before anything runs: an unknown method or option is an error naming it."""
+    from ..errors import ConfigError
     from ..methods.registry import method_options, resolve_run_method
+
+    split_seed = cfg.data.split_seed
+    if split_seed is not None and not 0 <= split_seed < 2**63:
+        raise ConfigError(f"--split-seed {split_seed}: a seed must be an integer in [0, 2**63)")
 
     name, options = resolve_run_method(cfg)
     method_options(name, options)
