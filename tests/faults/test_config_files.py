@@ -12,7 +12,7 @@ KEYS = {
     "train.lr": set(),
     "train.epochs": set(),
     "train.batch_size": set(),
-    "train.weight_decay": set(),
+    "train.weight_decay": {"huge-int"},  # legal (divergence is caught if it happens)
     "train.eval_every": set(),
     "model.embedding_dim": set(),
     "model.num_layers": set(),

@@ -20,7 +20,6 @@ TABLES = {
     "rating-inf": ("user,item,rating\n1,1,inf\n" + _GOOD, [_READERS]),
     "rating-nan": ("user,item,rating\n1,1,nan\n" + _GOOD, [_READERS]),
     "rating-word": ("user,item,rating\n1,1,five\n" + _GOOD, []),
-    "one-user": ("user,item,rating\n" + "".join(f"1,{i},5\n" for i in range(30)), []),
     "one-item": ("user,item,rating\n" + "".join(f"{u},1,5\n" for u in range(30)), []),
     "missing-column": ("user,rating\n1,5\n2,4\n", []),
     "binary": ("\x00\x01\x02\x03", []),
@@ -77,3 +76,23 @@ def test_unreadable_file(capsys, tmp_path):
 def test_missing_table_file(capsys, tmp_path):
     out = tmp_path / "run"
     check_fault(capsys, ["train", "--dataset", str(tmp_path / "none.csv"), "--output", str(out)], 2, ["none.csv"], out)
+
+
+@pytest.mark.parametrize("ks", ["1", "10,20", "10,20,100000"])
+def test_one_user_table(capsys, tmp_path, ks):
+    """A 1-user file either trains to completion or fails before the run folder exists."""
+    import json
+
+    from .conftest import run_cli
+
+    path = tmp_path / "one.csv"
+    path.write_text("user,item,rating\n" + "".join(f"1,{i},5\n" for i in range(30)), encoding="utf-8")
+    out = tmp_path / "run"
+    monitor = f"recall@{ks.split(',')[0]}"
+    rc = run_cli(["train", "--dataset", str(path), "--epochs", "1", "--ks", ks, "--monitor", monitor, "--no-progress", "--output", str(out)])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    if rc == 0:
+        assert json.loads((out / "run.json").read_text())["status"] == "complete"
+    else:
+        assert rc == 2 and len(err.strip().splitlines()) == 1 and not out.exists(), err
