@@ -90,7 +90,7 @@ def test_lock_between_two_processes(tmp_path):
     """End to end: a second `train` into a folder a live run holds exits 5; SIGTERM ends the first
     with 143, its run marked interrupted and the lock released."""
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "recdenoise", "train", *TINY_KS, "--model", "mf", "--epochs", "100000", "--output", str(out)]
+    cmd = [sys.executable, "-m", "recdenoise", "train", *TINY_KS, "--model", "mf", "--epochs", "100000", "--patience", "0", "--output", str(out)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     try:
@@ -163,7 +163,9 @@ def test_resume_malformed_checkpoint(capsys, tmp_path, trained_run, result):
         state["result"] = {"garbage": "x", "list": [1, 2], "wrong-keys": {"nosuch": 1}}[result]
     torch.save(state, out / "checkpoint.pt")
     argv = ["train", *TINY_KS, "--model", "mf", "--output", str(out), "--resume"]
-    check_fault(capsys, argv, 2, ["checkpoint.pt"], out)
+    before = (out / "run.json").read_text()
+    check_fault(capsys, argv, 2, ["checkpoint.pt"])
+    assert (out / "run.json").read_text() == before  # refused before anything was written
 
 
 @pytest.mark.parametrize("content", ["tensor", "list", "bytes", "empty"])
@@ -179,4 +181,6 @@ def test_resume_checkpoint_not_a_checkpoint(capsys, tmp_path, trained_run, conte
         torch.save(torch.zeros(3) if content == "tensor" else [1, 2], path)
     else:
         path.write_bytes(b"\x00garbage" if content == "bytes" else b"")
-    check_fault(capsys, ["train", *TINY_KS, "--model", "mf", "--output", str(out), "--resume"], 2, ["checkpoint.pt"], out)
+    before = (out / "run.json").read_text()
+    check_fault(capsys, ["train", *TINY_KS, "--model", "mf", "--output", str(out), "--resume"], 2, ["checkpoint.pt"])
+    assert (out / "run.json").read_text() == before
