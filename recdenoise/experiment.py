@@ -249,6 +249,8 @@ def load_run(path: str | Path, *, device: str | None = None, data_dir: str | Non
         data_dir: override the recorded data folder (the files must be the same).
     """
     path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"--checkpoint {path}: no such file or folder; pass a run folder or its model.pt")
     folder = path if path.is_dir() else path.parent
     record, cfg = records.read_record(folder)
     if device is not None:
