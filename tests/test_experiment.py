@@ -160,20 +160,13 @@ def test_cli_flags_and_config_file(tmp_path, capsys):
     assert cfg["model"] == {"name": "mf", "embedding_dim": 8, "num_layers": 3}
     assert cfg["train"]["epochs"] == 3 and cfg["train"]["lr"] == 0.01
     assert cfg["method"]["name"] == "pld"
-    # the values as PLD reads them; that the record itself holds typed values is pinned by
-    # test_method_flags_are_recorded_typed (xfail: a library bug)
+    # the values as PLD reads them (the record holds typed values: test_method_flags_are_recorded_typed)
     assert method_options("pld", cfg["method"]["options"]) == PLDOptions(k=3, warmup=1)
     assert set(cfg["method"]["options"]) == {"k", "warmup"}
     assert record["noise"]["kind"] == "injected" and record["diagnostics"]["epochs"]
     assert "noise: injected" in capsys.readouterr().out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: recdenoise/cli/train.py config_from_args stores --pld-*/--tce-*/--aug-rate ... flag values as "
-    "raw strings in method.options/augment.options (the flags have no type and build_dataclass only converts a copy), so "
-    "run.json records {'k': '3'} and a --resume with the equivalent --option k=3 is refused as 'another config'",
-)
 def test_method_flags_are_recorded_typed(tmp_path, capsys):
     out = tmp_path / "r"
     common = ["train", "--dataset", "synthetic", "--data-option", "num_users=40", "--data-option", "num_items=50",

@@ -114,7 +114,7 @@ def config_from_args(args: argparse.Namespace):
             continue
         if owner != method:
             raise RecDenoiseError(f"{flag} is an option of method {owner!r}, but the method is {method!r}; add --method {owner}")
-        options[option] = value
+        options[option] = _typed_option(owner, option, value, flag)
     options.update(dict(args.option))
     if options != base.method.options:
         overrides["method.options"] = options
@@ -122,7 +122,7 @@ def config_from_args(args: argparse.Namespace):
     for flag, (option, _help) in _AUGMENT_FLAGS.items():
         value = getattr(args, _dest(flag))
         if value is not None:
-            aug_options[option] = value
+            aug_options[option] = _typed_option("llmrec", option, value, flag)
     aug_options.update(dict(args.augment_option))
     if aug_options != base.augment.options:
         overrides["augment.options"] = aug_options
@@ -144,6 +144,14 @@ def config_from_args(args: argparse.Namespace):
         tag = "-aug" if cfg.augment.dir else ""
         cfg = replace(cfg, output_dir=Path("runs") / f"{name}-{cfg.model.name}-{cfg.method.name}{tag}-seed{cfg.seed}")
     return cfg
+
+
+def _typed_option(method: str, option: str, value: str, flag: str) -> Any:
+    """A shorthand flag's string converted to the option's type (so run.json records ``3``, not ``"3"``)."""
+    from ..methods import get_method
+    from ..schema import coerce_field
+
+    return coerce_field(get_method(method).options, option, value, flag)
 
 
 def check_run_config(cfg) -> None:
