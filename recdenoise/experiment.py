@@ -250,7 +250,7 @@ def load_run(path: str | Path, *, device: str | None = None, data_dir: str | Non
     """
     path = Path(path)
     if not path.exists():
-        raise CheckpointError(f"--checkpoint {path}: no such file or folder; pass a run folder or its model.pt")
+        raise CheckpointError(f"--checkpoint {path} has no run.json (no such file or folder); pass a run folder or its model.pt")
     folder = path if path.is_dir() else path.parent
     record, cfg = records.read_record(folder)
     if device is not None:
