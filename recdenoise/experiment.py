@@ -173,11 +173,11 @@ def run_experiment(
     if out is None:
         return _fit_and_evaluate(cfg, trainer, evaluator, parts, split, diagnostics, record, started, None)
     with RunLock(out, "train"):
+        before = records.previous_failure(out) if resume else None
+        if before:
+            logger.warning("%s: resuming a run that stopped before: %s", out, before)
         if resume and (out / CHECKPOINT_FILE).is_file():
             records.check_resumable(out, cfg)
-            before = records.previous_failure(out)
-            if before:
-                logger.warning("%s: resuming a run that stopped before: %s", out, before)
             trainer.load_checkpoint(out / CHECKPOINT_FILE)
             record["resumed_from_epoch"] = trainer.epoch
             logger.info("resuming %s from epoch %d", out, trainer.epoch)
