@@ -57,6 +57,19 @@ class SyntheticOptions:
     popularity: float = 1.0
 
 
+_MAX_INTERACTIONS = 200_000_000
+
+
+def _BOUNDS(num_users: int, num_items: int, dim: int, interactions_per_user: int) -> list[tuple[str, int, int]]:
+    """(option, value, upper bound): sizes a latent-factor generator can hold in memory."""
+    return [
+        ("num_users", num_users, 50_000_000),
+        ("num_items", num_items, 10_000_000),
+        ("dim", dim, 4096),
+        ("interactions_per_user", interactions_per_user, 100_000),
+    ]
+
+
 def make_synthetic(
     num_users: int = SyntheticOptions.num_users,
     num_items: int = SyntheticOptions.num_items,
@@ -89,11 +102,16 @@ def make_synthetic(
     Shapes:
         ``interactions``: about ``U * interactions_per_user`` rows over ``(U, I)``.
     """
-    for arg, value in (("num_users", num_users), ("num_items", num_items), ("dim", dim)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ConfigError(f"{arg} must be a positive integer, got {value!r}")
-    if interactions_per_user < 1:
-        raise ConfigError(f"interactions_per_user must be >= 1, got {interactions_per_user!r}")
+    for arg, value, bound in _BOUNDS(num_users, num_items, dim, interactions_per_user):
+        if not isinstance(value, (int, np.integer)) or not 1 <= value <= bound:
+            raise ConfigError(f"synthetic option {arg} must be an integer in [1, {bound:,}], got {value!r}")
+    if not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+        raise ConfigError(f"synthetic option seed must be an integer in [0, 2**63), got {seed!r}")
+    if num_users * interactions_per_user > _MAX_INTERACTIONS:
+        raise ConfigError(
+            f"synthetic options num_users x interactions_per_user = {num_users * interactions_per_user:,} exceed "
+            f"{_MAX_INTERACTIONS:,} interactions; lower them"
+        )
     rng = np.random.default_rng(seed)
     scale = dim**-0.25
     user_factors = rng.normal(0.0, scale, (num_users, dim))
