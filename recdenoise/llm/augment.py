@@ -26,7 +26,7 @@ import numpy as np
 from .. import __version__
 from ..data import Interactions
 from ..errors import ConfigError
-from .cache import JsonlCache
+from .cache import JsonlCache, canonical_json, decode_vector, sha256_text
 from .client import LLMClient, LLMConfig, redact_url
 from .features import (
     CachedEmbedder,
@@ -53,7 +53,7 @@ from .prompts import (
     ITEM_ATTRIBUTES_PROMPT_VERSION,
     USER_PROFILE_PROMPT_VERSION,
 )
-from .runner import ChatTask, RunReport, run_chat_tasks
+from .runner import ChatTask, RunReport, chat_record_ok, run_chat_tasks
 from .text import item_records, item_text, user_histories, user_records
 
 __all__ = ["AugmentConfig", "AugmentResult", "augment", "build_tasks", "selection", "AUGMENTATIONS", "EMBEDDERS"]
@@ -176,17 +176,41 @@ async def _embed_all(
     return files, {"embedder": embedder.name, "texts_embedded_this_run": embedder.computed, "shapes": shapes}
 
 
+def _probe_key(llm: LLMConfig) -> str:
+    return sha256_text(canonical_json({"probe": "structured-v1", "base_url": redact_url(llm.base_url), "model": llm.model}))
+
+
+async def _structured(client: LLMClient, cache: JsonlCache) -> dict:
+    """Resolve ``structured='auto'`` once per endpoint and model; the verdict is kept in the cache."""
+    key = _probe_key(client.config)
+    known = (cache.get(key) or {}).get("probe")
+    probe = await client.resolve_structured(known)
+    if probe.get("probed"):
+        await cache.aput(key, {"probe": {k: v for k, v in probe.items() if k != "probed"}})
+    return probe
+
+
+def _vector_ok(rec: dict) -> bool:
+    try:
+        vec = decode_vector(rec["vector"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return vec.size > 0 and bool(np.isfinite(vec).all())
+
+
 async def _run(train, tasks, cand, records, out, llm, cfg, api_key, api_key_env, embedder):
-    with JsonlCache(out / "cache" / "chat.jsonl") as chat_cache:
+    with JsonlCache(out / "cache" / "chat.jsonl", validate=chat_record_ok) as chat_cache:
         async with LLMClient(llm, api_key, api_key_env) as client:
+            probe = await _structured(client, chat_cache)
             outcomes, report = await run_chat_tasks(tasks, client, chat_cache, cfg.max_attempts, cfg.progress)
+            report.structured = probe
             files: list[str] = []
             features: dict = {"embedder": "none"}
             if cfg.embedder != "none" and not report.budget_exhausted:
                 base = embedder or (
                     LocalSentenceEmbedder(cfg.embedding_device) if cfg.embedder == "local" else OpenAIEmbedder(client)
                 )
-                with JsonlCache(out / "cache" / "embeddings.jsonl") as emb_cache:
+                with JsonlCache(out / "cache" / "embeddings.jsonl", validate=_vector_ok) as emb_cache:
                     files, features = await _embed_all(
                         CachedEmbedder(base, emb_cache), train, records, outcomes, cfg, out
                     )
@@ -269,8 +293,9 @@ def _manifest(train, llm, cfg, report: RunReport, usage, started, files, feature
             "data_checksum": train.checksum(),
         },
         "llm_config": llm.to_record(),
+        "structured": report.structured,
         "augment_config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
-        "counts": report.to_dict() | {"augmented_edges": num_edges},
+        "counts": report.to_dict() | {"augmented_edges": num_edges, "failure_rate": round(report.failure_rate, 6)},
         "usage_this_run": usage.to_dict() | {"cost": llm.cost(usage.prompt_tokens, usage.completion_tokens)},
         "features": features,
         "files": sorted(files),

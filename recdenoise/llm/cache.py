@@ -8,6 +8,10 @@ at most one torn last line, which :class:`JsonlCache` drops (and truncates away)
 opens the file. A restarted job looks
 every request up here first, so no completed answer is requested twice and none is lost.
 
+Loading streams the file line by line (memory bounded by the records kept, not the file):
+a malformed line, a line over ``max_line_bytes``, or a record the ``validate`` hook refuses
+is dropped with a warning, so its question is simply asked again.
+
 Why JSONL rather than sqlite: the access pattern is "append one small record, never
 update" from a single writer, which an fsynced append log does with one syscall pair and no
 journal; the file is human-readable (``grep``/``jq`` show what a model answered and what it
@@ -25,11 +29,11 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from ..errors import DataError, LLMError
+from ..errors import LLMError
 
 try:  # POSIX only; elsewhere we simply do not lock.
     import fcntl
@@ -72,15 +76,26 @@ class JsonlCache:
     Args:
         path: the log file; created (with its folder) if missing.
         fsync: fsync after every append (default). Turn off only for throw-away caches.
+        validate: ``record -> bool``; records it refuses on load are dropped (and re-asked).
+        max_line_bytes: longer lines are skipped on load without being held in memory.
 
     Every line is ``{"key": <hex>, ...record}``. Loading keeps the last record per key,
     ignores a torn last line (a crash mid-write) and truncates it so later appends start on
-    a fresh line; a malformed line anywhere else is a :class:`DataError` naming the line.
+    a fresh line; a malformed line anywhere else is dropped with a warning naming the line.
     """
 
-    def __init__(self, path: str | Path, fsync: bool = True):
+    def __init__(
+        self,
+        path: str | Path,
+        fsync: bool = True,
+        validate: Callable[[dict], bool] | None = None,
+        max_line_bytes: int = 4 << 20,
+    ):
         self.path = Path(path)
         self.fsync = fsync
+        self._validate = validate
+        self.max_line_bytes = max_line_bytes
+        self.dropped = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         self._written = self._synced = 0  # append generations written / known fsynced
@@ -106,30 +121,48 @@ class JsonlCache:
             ) from exc
 
     def _load(self) -> None:
+        good_end = 0  # offset after the last complete line
         with open(self.path, "rb") as fh:
-            data = fh.read()
-        if not data:
-            return
-        end = data.rfind(b"\n") + 1  # everything after the last newline is a torn write
-        if end < len(data):
+            lines = iter(lambda: fh.readline(self.max_line_bytes + 1), b"")  # ends at EOF
+            for lineno, line in enumerate(lines, start=1):
+                if not line.endswith(b"\n"):
+                    if len(line) <= self.max_line_bytes:  # the file ends mid-line: a torn write
+                        break
+                    self._skip_rest_of_line(fh, lineno)
+                    good_end = fh.tell()
+                    continue
+                good_end = fh.tell()
+                if line.strip():
+                    self._keep(line, lineno)
+        size = self.path.stat().st_size
+        if good_end < size:
             log.warning(
-                "%s: ignoring a torn last line (%d bytes) left by an interrupted write", self.path, len(data) - end
+                "%s: ignoring a torn last line (%d bytes) left by an interrupted write", self.path, size - good_end
             )
-            os.ftruncate(self._fd, end)
+            os.ftruncate(self._fd, good_end)
             os.fsync(self._fd)
-        for lineno, line in enumerate(data[:end].split(b"\n")[:-1], start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                key = rec["key"]
-            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
-                raise DataError(
-                    f"malformed cache record ({exc}); delete this line (its answer will be requested again)",
-                    path=self.path,
-                    line=lineno,
-                ) from exc
+        if self.dropped:
+            log.warning("%s: dropped %d unusable record(s); their questions will be asked again", self.path, self.dropped)
+
+    def _skip_rest_of_line(self, fh, lineno: int) -> None:
+        for chunk in iter(lambda: fh.readline(1 << 20), b""):  # ends at EOF
+            if chunk.endswith(b"\n"):
+                break
+        self.dropped += 1
+        log.warning("%s:%d: record over %d bytes dropped", self.path, lineno, self.max_line_bytes)
+
+    def _keep(self, line: bytes, lineno: int) -> None:
+        try:
+            rec = json.loads(line)
+            key = rec["key"]
+            ok = isinstance(key, str) and (self._validate is None or bool(self._validate(rec)))
+        except (ValueError, UnicodeDecodeError, KeyError, TypeError, RecursionError) as exc:
+            log.warning("%s:%d: malformed cache record dropped (%s)", self.path, lineno, type(exc).__name__)
+            ok = False
+        if ok:
             self._records[key] = rec
+        else:
+            self.dropped += 1
 
     @staticmethod
     def read_keys(path: str | Path) -> set[str]:
@@ -138,11 +171,14 @@ class JsonlCache:
         if not path.exists():
             return set()
         keys = set()
-        for line in path.read_bytes().split(b"\n")[:-1]:
-            try:
-                keys.add(json.loads(line)["key"])
-            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
-                continue
+        with open(path, "rb") as fh:
+            for line in fh:  # streamed; a torn last line has no newline and is skipped
+                if not line.endswith(b"\n"):
+                    continue
+                try:
+                    keys.add(json.loads(line)["key"])
+                except (ValueError, UnicodeDecodeError, KeyError, TypeError, RecursionError):
+                    continue
         return keys
 
     # ---------------------------------------------------------------- access

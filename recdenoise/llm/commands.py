@@ -3,13 +3,14 @@
 The CLI module adds the flags with :func:`add_augment_arguments` / :func:`add_serve_mock_arguments`
 and calls :func:`run_augment` / :func:`run_serve_mock`, which return the exit status:
 
-- ``0``: every task reached a final verdict (a validated answer or a counted rejection);
-- ``3``: stopped early (request budget spent, or requests failed in transport); the
-  outputs are partial and rerunning the same command resumes from the cache.
+- ``0``: at most ``--max-failure-rate`` (default 5 %) of the tasks ended without a value;
+- ``3``: a partial job: more tasks than that failed (bad answers, unusable replies,
+  transport failures, counted by kind in one line on stderr), or the request budget ran
+  out; rerunning the same command resumes from the cache and asks only what is missing.
 
 There is deliberately no ``--api-key`` flag (it would land in shell history and process
 lists): the key is read from the environment variable named by ``--api-key-env``, else
-``RECDENOISE_LLM_API_KEY`` / ``OPENAI_API_KEY``.
+``RECDENOISE_LLM_API_KEY``, else ``OPENAI_API_KEY`` for api.openai.com only.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from .schemas import STRUCTURED_MODES
 
 __all__ = ["add_augment_arguments", "add_serve_mock_arguments", "run_augment", "run_serve_mock", "EXIT_INCOMPLETE"]
 
@@ -69,7 +71,28 @@ def add_augment_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     )
     llm.add_argument("--price-prompt", type=float, default=0.0, help="cost per 1k prompt tokens")
     llm.add_argument("--price-completion", type=float, default=0.0, help="cost per 1k completion tokens")
-    llm.add_argument("--json-mode", action="store_true", help="send response_format=json_object")
+    llm.add_argument(
+        "--structured",
+        choices=STRUCTURED_MODES,
+        default="auto",
+        help="constrain answers with a JSON schema: json_schema (OpenAI, vLLM, llama-server, Ollama), "
+        "json_object_schema (llama-cpp-python), json_object, off; auto probes the endpoint once and falls back",
+    )
+    llm.add_argument(
+        "--json-mode",
+        dest="structured",
+        action="store_const",
+        const="json_object",
+        help="alias of --structured json_object",
+    )
+    llm.add_argument(
+        "--max-reply-bytes", type=int, default=1 << 20, help="largest reply body accepted (bytes, default 1 MiB)"
+    )
+    llm.add_argument("--rpm", type=float, default=None, help="client-side limit: requests per minute")
+    llm.add_argument("--tpm", type=float, default=None, help="client-side limit: (estimated) tokens per minute")
+    llm.add_argument(
+        "--retry-after-max", type=float, default=60.0, help="cap (seconds) on a server's Retry-After"
+    )
     job = parser.add_argument_group("job")
     job.add_argument(
         "--output", default=None, help="output folder (and cache; rerun to resume); default augment/<dataset>"
@@ -83,6 +106,12 @@ def add_augment_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     job.add_argument("--embedder", choices=("local", "openai", "none"), default="local", help="text embeddings backend")
     job.add_argument("--device", default="cpu", help="torch device for the local embedder")
     job.add_argument("--max-history", type=int, default=20, help="most recent items per user in a prompt")
+    job.add_argument(
+        "--max-failure-rate",
+        type=float,
+        default=0.05,
+        help="exit 3 when a larger share of tasks ends without a value (default 0.05)",
+    )
     job.add_argument("--dry-run", action="store_true", help="count requests, tokens and cost; send nothing")
     job.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
@@ -138,10 +167,16 @@ def run_augment(args: argparse.Namespace, scorer: Callable[[np.ndarray], np.ndar
         retries=args.retries,
         timeout=args.timeout,
         seed=args.seed,
-        json_mode=args.json_mode,
+        structured=args.structured,
+        max_reply_bytes=args.max_reply_bytes,
+        rpm=args.rpm,
+        tpm=args.tpm,
+        retry_after_max=args.retry_after_max,
         price_per_1k_prompt=args.price_prompt,
         price_per_1k_completion=args.price_completion,
     )
+    if not 0.0 <= args.max_failure_rate <= 1.0:
+        raise ConfigError(f"--max-failure-rate must be in [0, 1], got {args.max_failure_rate}")
     if args.candidates_k < 2:
         raise ConfigError(f"--candidates-k must be >= 2 (one liked and one disliked), got {args.candidates_k}")
     candidates = None
@@ -161,7 +196,22 @@ def run_augment(args: argparse.Namespace, scorer: Callable[[np.ndarray], np.ndar
         f"augment: {counts['succeeded']}/{counts['tasks']} tasks ok, {counts['failed']} failed {counts['failures']}, "
         f"{counts['augmented_edges']} edges -> {output}\n"
     )
-    return 0 if result.complete else EXIT_INCOMPLETE
+    return job_exit_status(result.manifest, args.max_failure_rate)
+
+
+def job_exit_status(manifest: dict, max_failure_rate: float) -> int:
+    """0, or :data:`EXIT_INCOMPLETE` with one summary line on stderr (failures by kind)."""
+    counts = manifest["counts"]
+    rate = counts["failed"] / counts["tasks"] if counts["tasks"] else 0.0
+    if rate <= max_failure_rate and not counts["budget_exhausted"]:
+        return 0
+    kinds = ", ".join(f"{kind}={n}" for kind, n in sorted(counts["failures"].items(), key=lambda kv: -kv[1]))
+    why = "request budget spent" if counts["budget_exhausted"] else f"over --max-failure-rate {max_failure_rate:g}"
+    sys.stderr.write(
+        f"recdenoise augment: partial job: {counts['failed']}/{counts['tasks']} tasks failed ({rate:.1%}, {why})"
+        f"{': ' + kinds if kinds else ''}; rerun the same command to retry them\n"
+    )
+    return EXIT_INCOMPLETE
 
 
 def run_serve_mock(args: argparse.Namespace) -> int:

@@ -37,7 +37,7 @@ def test_dry_run_then_run_then_budget(tmp_path, capsys):
         estimate = json.loads(capsys.readouterr().out)
         assert estimate["requests"] == 4 + 3 + 4 and server.stats()["requests"] == 0
         assert run_augment(_args(*base)) == 0
-        assert server.stats()["requests"] == 11
+        assert server.stats()["requests"] == 11 + 1  # the tasks and one structured-output probe
         edges = pd.read_csv(tmp_path / "a" / "augmented_edges.csv")
         assert len(edges) == 4 and (edges.pos_item != edges.neg_item).all()
 
