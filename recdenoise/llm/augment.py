@@ -27,7 +27,7 @@ from .. import __version__
 from ..data import Interactions
 from ..errors import ConfigError
 from .cache import JsonlCache, canonical_json, decode_vector, sha256_text
-from .client import LLMClient, LLMConfig, redact_url
+from .client import LLMClient, LLMConfig, TransportError, redact_url
 from .features import (
     CachedEmbedder,
     LocalSentenceEmbedder,
@@ -185,7 +185,8 @@ async def _structured(client: LLMClient, cache: JsonlCache) -> dict:
     key = _probe_key(client.config)
     known = (cache.get(key) or {}).get("probe")
     probe = await client.resolve_structured(known)
-    if probe.get("probed"):
+    decided = all(v in ("ok", "ignored") or v.startswith("http_4") for v in probe["tried"].values())
+    if probe.get("probed") and decided:  # a verdict from transport failures is not kept: the next run probes again
         await cache.aput(key, {"probe": {k: v for k, v in probe.items() if k != "probed"}})
     return probe
 
@@ -211,9 +212,13 @@ async def _run(train, tasks, cand, records, out, llm, cfg, api_key, api_key_env,
                     LocalSentenceEmbedder(cfg.embedding_device) if cfg.embedder == "local" else OpenAIEmbedder(client)
                 )
                 with JsonlCache(out / "cache" / "embeddings.jsonl", validate=_vector_ok) as emb_cache:
-                    files, features = await _embed_all(
-                        CachedEmbedder(base, emb_cache), train, records, outcomes, cfg, out
-                    )
+                    try:
+                        files, features = await _embed_all(
+                            CachedEmbedder(base, emb_cache), train, records, outcomes, cfg, out
+                        )
+                    except TransportError as exc:  # batches embedded so far stay cached for the rerun
+                        log.warning("augment: embeddings failed (%s); rerun to retry them", exc)
+                        features = {"embedder": base.name, "failed": exc.reason}
             return outcomes, report, client.usage, files, features
 
 
@@ -278,7 +283,9 @@ def augment(
 def _manifest(train, llm, cfg, report: RunReport, usage, started, files, features, num_edges) -> dict:
     return {
         # Complete = every task has its final verdict; transport failures are retried by a rerun.
-        "complete": not report.budget_exhausted and set(report.failures) <= set(ANSWER_REJECTION_REASONS),
+        "complete": not report.budget_exhausted
+        and set(report.failures) <= set(ANSWER_REJECTION_REASONS)
+        and "failed" not in features,
         "provenance": {
             "model": llm.model,
             "base_url": redact_url(llm.base_url),

@@ -203,10 +203,16 @@ def job_exit_status(manifest: dict, max_failure_rate: float) -> int:
     """0, or :data:`EXIT_INCOMPLETE` with one summary line on stderr (failures by kind)."""
     counts = manifest["counts"]
     rate = counts["failed"] / counts["tasks"] if counts["tasks"] else 0.0
-    if rate <= max_failure_rate and not counts["budget_exhausted"]:
+    embeddings = manifest.get("features", {}).get("failed")
+    if rate <= max_failure_rate and not counts["budget_exhausted"] and not embeddings:
         return 0
-    kinds = ", ".join(f"{kind}={n}" for kind, n in sorted(counts["failures"].items(), key=lambda kv: -kv[1]))
-    why = "request budget spent" if counts["budget_exhausted"] else f"over --max-failure-rate {max_failure_rate:g}"
+    failures = dict(counts["failures"]) | ({f"embeddings:{embeddings}": 1} if embeddings else {})
+    kinds = ", ".join(f"{kind}={n}" for kind, n in sorted(failures.items(), key=lambda kv: -kv[1]))
+    why = (
+        "request budget spent"
+        if counts["budget_exhausted"]
+        else "embeddings failed" if rate <= max_failure_rate else f"over --max-failure-rate {max_failure_rate:g}"
+    )
     sys.stderr.write(
         f"recdenoise augment: partial job: {counts['failed']}/{counts['tasks']} tasks failed ({rate:.1%}, {why})"
         f"{': ' + kinds if kinds else ''}; rerun the same command to retry them\n"
