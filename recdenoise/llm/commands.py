@@ -124,6 +124,10 @@ def add_serve_mock_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay before every answer")
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of requests given an injected fault")
     parser.add_argument("--seed", type=int, default=0, help="seeds the fault draws")
+    parser.add_argument(
+        "--faults", type=_csv_list, default=None, help="comma list of fault kinds to draw (default: the usual ones)"
+    )
+    parser.add_argument("--embedding-dim", type=int, default=64, help="width of the mock's embeddings")
     return parser
 
 
@@ -224,5 +228,13 @@ def run_serve_mock(args: argparse.Namespace) -> int:
     """``recdenoise serve-mock``: blocks until Ctrl-C."""
     from .mock_server import serve_mock
 
-    serve_mock(args.host, args.port, latency=args.latency_ms / 1000.0, fault_rate=args.fault_rate, seed=args.seed)
+    serve_mock(
+        args.host,
+        args.port,
+        latency=args.latency_ms / 1000.0,
+        fault_rate=args.fault_rate,
+        seed=args.seed,
+        faults=args.faults,
+        embedding_dim=args.embedding_dim,
+    )
     return 0
