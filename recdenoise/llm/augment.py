@@ -15,6 +15,7 @@ The dry run (requests, tokens, cost; nothing sent) is :func:`recdenoise.llm.esti
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -26,6 +27,7 @@ import numpy as np
 from .. import __version__
 from ..data import Interactions
 from ..errors import ConfigError
+from .batch import ingest_batch_results, write_batch_requests
 from .cache import JsonlCache, canonical_json, decode_vector, sha256_text
 from .client import LLMClient, LLMConfig, TransportError, redact_url
 from .features import (
@@ -46,6 +48,7 @@ from .jobs import (
 )
 from .outputs import write_array, write_attributes, write_edges, write_failures, write_manifest
 from .parsing import ANSWER_REJECTION_REASONS
+from .replies import ReplyLimits
 from .prompts import (
     DEFAULT_ITEM_ATTRIBUTES,
     DEFAULT_USER_PROFILE,
@@ -199,15 +202,29 @@ def _vector_ok(rec: dict) -> bool:
     return vec.size > 0 and bool(np.isfinite(vec).all())
 
 
-async def _run(train, tasks, cand, records, out, llm, cfg, api_key, api_key_env, embedder):
+async def _run(train, tasks, cand, records, out, llm, cfg, api_key, api_key_env, embedder, batch_in, batch_out):
+    batch: dict = {}
+    if batch_in is not None or batch_out is not None:
+        # Batch files carry no probe: `auto` means the json_schema format every batch runner takes.
+        llm = dataclasses.replace(llm, structured="json_schema" if llm.structured == "auto" else llm.structured)
+    if batch_out is not None:
+        api_key = "unused: --batch-out sends nothing"
     with JsonlCache(out / "cache" / "chat.jsonl", validate=chat_record_ok) as chat_cache:
+        if batch_in is not None:
+            batch["in"] = dict(ingest_batch_results(batch_in, chat_cache, ReplyLimits(llm.max_reply_bytes)))
         async with LLMClient(llm, api_key, api_key_env) as client:
             probe = await _structured(client, chat_cache)
-            outcomes, report = await run_chat_tasks(tasks, client, chat_cache, cfg.max_attempts, cfg.progress)
+            deferred: dict | None = {} if batch_out is not None else None
+            outcomes, report = await run_chat_tasks(
+                tasks, client, chat_cache, cfg.max_attempts, cfg.progress, deferred
+            )
             report.structured = probe
+            if deferred is not None:
+                batch["out"] = {"path": str(batch_out), "requests": write_batch_requests(batch_out, deferred)}
+            report.batch = batch
             files: list[str] = []
             features: dict = {"embedder": "none"}
-            if cfg.embedder != "none" and not report.budget_exhausted:
+            if cfg.embedder != "none" and not report.budget_exhausted and batch_out is None:
                 base = embedder or (
                     LocalSentenceEmbedder(cfg.embedding_device) if cfg.embedder == "local" else OpenAIEmbedder(client)
                 )
@@ -231,6 +248,8 @@ def augment(
     api_key: str | None = None,
     api_key_env: str | None = None,
     embedder: TextEmbedder | None = None,
+    batch_in: str | Path | None = None,
+    batch_out: str | Path | None = None,
 ) -> AugmentResult:
     """Run the augmentation job; outputs (atomically written) and the cache live in ``output_dir``.
 
@@ -242,6 +261,9 @@ def augment(
         cfg: what to augment (default: all three, local embeddings).
         api_key, api_key_env: see :func:`~recdenoise.llm.client.resolve_api_key`.
         embedder: overrides ``cfg.embedder`` with a custom :class:`TextEmbedder`.
+        batch_in: a Batch API output file whose answers are checked and cached first (:mod:`.batch`).
+        batch_out: write every request not answered from the cache there (Batch API input)
+            instead of sending it; those tasks end as ``deferred_to_batch`` and no embeddings run.
 
     Shapes:
         - result.edges: ``int64 [E, 3]`` rows ``(user, pos_item, neg_item)``.
@@ -259,7 +281,7 @@ def augment(
         llm.model,
     )
     outcomes, report, usage, feature_files, features = asyncio.run(
-        _run(train, tasks, cand, records, out, llm, cfg, api_key, api_key_env, embedder)
+        _run(train, tasks, cand, records, out, llm, cfg, api_key, api_key_env, embedder, batch_in, batch_out)
     )
     files = write_failures(out, outcomes)
     edges = np.zeros((0, 3), dtype=np.int64)
@@ -301,6 +323,7 @@ def _manifest(train, llm, cfg, report: RunReport, usage, started, files, feature
         },
         "llm_config": llm.to_record(),
         "structured": report.structured,
+        "batch": report.batch,
         "augment_config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
         "counts": report.to_dict() | {"augmented_edges": num_edges, "failure_rate": round(report.failure_rate, 6)},
         "usage_this_run": usage.to_dict() | {"cost": llm.cost(usage.prompt_tokens, usage.completion_tokens)},
@@ -326,5 +349,7 @@ def _log_summary(report: RunReport, manifest: dict) -> None:
         log.warning(
             "augment: request budget spent; outputs are partial -- rerun with the same output folder to continue"
         )
+    elif "out" in manifest["batch"]:
+        log.warning("augment: %d requests written to a batch file; answer them, then rerun with --batch-in", manifest["batch"]["out"]["requests"])
     elif not manifest["complete"]:
         log.warning("augment: some requests failed in transport; rerun with the same output folder to retry them")

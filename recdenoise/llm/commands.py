@@ -112,6 +112,12 @@ def add_augment_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
         default=0.05,
         help="exit 3 when a larger share of tasks ends without a value (default 0.05)",
     )
+    job.add_argument(
+        "--batch-out", default=None, help="write the pending requests as an OpenAI Batch API input file; send nothing"
+    )
+    job.add_argument(
+        "--batch-in", default=None, help="an OpenAI Batch API (or vLLM run-batch) output file to ingest first"
+    )
     job.add_argument("--dry-run", action="store_true", help="count requests, tokens and cost; send nothing")
     job.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
@@ -194,19 +200,24 @@ def run_augment(args: argparse.Namespace, scorer: Callable[[np.ndarray], np.ndar
         est = estimate(train, candidates, output, llm, cfg)
         sys.stdout.write(json.dumps(est.to_dict(), indent=2) + "\n")
         return 0
-    result = augment(train, candidates, output, llm, cfg, api_key_env=args.api_key_env)
+    result = augment(
+        train, candidates, output, llm, cfg, api_key_env=args.api_key_env, batch_in=args.batch_in, batch_out=args.batch_out
+    )
     counts = result.manifest["counts"]
     sys.stdout.write(
         f"augment: {counts['succeeded']}/{counts['tasks']} tasks ok, {counts['failed']} failed {counts['failures']}, "
         f"{counts['augmented_edges']} edges -> {output}\n"
     )
+    if "out" in result.manifest["batch"]:
+        out = result.manifest["batch"]["out"]
+        sys.stdout.write(f"augment: {out['requests']} requests -> {out['path']}; rerun with --batch-in <results>\n")
     return job_exit_status(result.manifest, args.max_failure_rate)
 
 
 def job_exit_status(manifest: dict, max_failure_rate: float) -> int:
     """0, or :data:`EXIT_INCOMPLETE` with one summary line on stderr (failures by kind)."""
     counts = manifest["counts"]
-    rate = counts["failed"] / counts["tasks"] if counts["tasks"] else 0.0
+    rate = counts["failure_rate"]
     embeddings = manifest.get("features", {}).get("failed")
     if rate <= max_failure_rate and not counts["budget_exhausted"] and not embeddings:
         return 0

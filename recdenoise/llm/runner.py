@@ -101,11 +101,13 @@ class RunReport:
     completion_tokens_cached: int = 0
     seconds: float = 0.0
     structured: dict = field(default_factory=dict)  # the resolved response_format mode and its probe
+    batch: dict = field(default_factory=dict)  # batch files read / written (see .batch)
 
     @property
     def failure_rate(self) -> float:
-        """Share of tasks that ended without a value (0 when there were no tasks)."""
-        return sum(self.failures.values()) / self.tasks if self.tasks else 0.0
+        """Share of tasks that ended without a value, not counting ``deferred_to_batch`` (0 without tasks)."""
+        failed = sum(n for kind, n in self.failures.items() if kind != "deferred_to_batch")
+        return failed / self.tasks if self.tasks else 0.0
 
     def to_dict(self) -> dict:
         return {
@@ -154,14 +156,25 @@ def attempt_messages(task: ChatTask, rejected: Sequence[tuple[str, AnswerError]]
 
 
 async def _fetch(
-    task: ChatTask, attempt: int, body: dict, key: str, client: LLMClient, cache: JsonlCache, report: RunReport
+    task: ChatTask,
+    attempt: int,
+    body: dict,
+    key: str,
+    client: LLMClient,
+    cache: JsonlCache,
+    report: RunReport,
+    deferred: dict | None,
 ) -> dict | TaskOutcome:
     """The cache record for ``key``: from the cache (filled meanwhile by a task that asked the
-    same) or sent now and cached before it is used; a :class:`TaskOutcome` failure otherwise."""
+    same) or sent now and cached before it is used; a :class:`TaskOutcome` failure otherwise
+    (``deferred_to_batch`` when ``deferred`` collects unsent requests, key -> body)."""
     rec = cache.get(key)
     if rec is not None:
         _count_hit(rec, report)
         return rec
+    if deferred is not None:
+        deferred[key] = body
+        return TaskOutcome(task.task_id, task.kind, failure="deferred_to_batch", attempts=attempt)
     try:
         answer = await client.chat(body)
     except BudgetExhausted:
@@ -201,6 +214,7 @@ async def _run_one(
     max_attempts: int,
     report: RunReport,
     locks: dict[str, asyncio.Lock],
+    deferred: dict | None = None,
 ) -> TaskOutcome:
     rejected: list[tuple[str, AnswerError]] = []
     for attempt in range(max_attempts):
@@ -213,7 +227,7 @@ async def _run_one(
             # Two tasks can ask the very same thing (ML-100K lists some titles twice): the second
             # waits for the first's answer instead of sending the request again.
             async with locks.setdefault(key, asyncio.Lock()):
-                rec = await _fetch(task, attempt, body, key, client, cache, report)
+                rec = await _fetch(task, attempt, body, key, client, cache, report, deferred)
             if isinstance(rec, TaskOutcome):
                 return rec
         try:
@@ -235,8 +249,12 @@ async def run_chat_tasks(
     cache: JsonlCache,
     max_attempts: int = 3,
     progress: bool = True,
+    deferred: dict | None = None,
 ) -> tuple[list[TaskOutcome], RunReport]:
     """Run ``tasks`` concurrently (the client bounds what is in flight); outcomes in task order.
+
+    With ``deferred`` (a dict) nothing is sent: every request not in the cache is collected
+    there (cache key -> body, for an offline batch file) and its task fails as ``deferred_to_batch``.
 
     A fatal error (bad credentials, unknown model) cancels the rest and propagates; every
     answer received before it is already in the cache.
@@ -246,7 +264,9 @@ async def run_chat_tasks(
         report.structured = await client.resolve_structured()
     start = time.perf_counter()
     locks: dict[str, asyncio.Lock] = {}
-    futures = [asyncio.ensure_future(_run_one(t, client, cache, max_attempts, report, locks)) for t in tasks]
+    futures = [
+        asyncio.ensure_future(_run_one(t, client, cache, max_attempts, report, locks, deferred)) for t in tasks
+    ]
     bar = tqdm(total=len(tasks), desc="LLM requests", unit="task", disable=not progress, leave=False)
     try:
         for fut in asyncio.as_completed(futures):
