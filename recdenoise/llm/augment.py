@@ -46,7 +46,7 @@ from .jobs import (
     user_profile_tasks,
     validate_candidates,
 )
-from .outputs import write_array, write_attributes, write_edges, write_failures, write_manifest
+from .augment_dir import write_array, write_attributes, write_edges, write_failures, write_manifest
 from .parsing import ANSWER_REJECTION_REASONS
 from .replies import ReplyLimits
 from .prompts import (
