@@ -101,10 +101,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         job = _job(Path(tmp))
         cache = _cache(Path(tmp), args.cache_records)
-    print(f"job, 100 tasks of 10 MB replies: peak {job['peak_mib']:.0f} MiB (baseline after imports "
-          f"{job['baseline_mib']:.0f} MiB), {job['seconds']:.1f} s, failures {job['info']['failures']}")
-    print(f"cache reload, {cache['cache_mib']:.0f} MB file: peak {cache['peak_mib']:.0f} MiB "
-          f"(baseline {cache['baseline_mib']:.0f} MiB), {cache['seconds']:.1f} s, {cache['info']}")
+    print(
+        f"job, 100 tasks of 10 MB replies: peak {job['peak_mib']:.0f} MiB (baseline after imports "
+        f"{job['baseline_mib']:.0f} MiB), {job['seconds']:.1f} s, failures {job['info']['failures']}"
+    )
+    print(
+        f"cache reload, {cache['cache_mib']:.0f} MB file: peak {cache['peak_mib']:.0f} MiB "
+        f"(baseline {cache['baseline_mib']:.0f} MiB), {cache['seconds']:.1f} s, {cache['info']}"
+    )
     ok = job["peak_mib"] < 500 and cache["peak_mib"] < 500
     print(f"target peak < 500 MiB: {'met' if ok else 'NOT met'}")
     if os.environ.get("LLM_MEMORY_JSON"):

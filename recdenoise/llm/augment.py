@@ -180,7 +180,9 @@ async def _embed_all(
 
 
 def _probe_key(llm: LLMConfig) -> str:
-    return sha256_text(canonical_json({"probe": "structured-v1", "base_url": redact_url(llm.base_url), "model": llm.model}))
+    return sha256_text(
+        canonical_json({"probe": "structured-v1", "base_url": redact_url(llm.base_url), "model": llm.model})
+    )
 
 
 async def _structured(client: LLMClient, cache: JsonlCache) -> dict:
@@ -215,9 +217,7 @@ async def _run(train, tasks, cand, records, out, llm, cfg, api_key, api_key_env,
         async with LLMClient(llm, api_key, api_key_env) as client:
             probe = await _structured(client, chat_cache)
             deferred: dict | None = {} if batch_out is not None else None
-            outcomes, report = await run_chat_tasks(
-                tasks, client, chat_cache, cfg.max_attempts, cfg.progress, deferred
-            )
+            outcomes, report = await run_chat_tasks(tasks, client, chat_cache, cfg.max_attempts, cfg.progress, deferred)
             report.structured = probe
             if deferred is not None:
                 batch["out"] = {"path": str(batch_out), "requests": write_batch_requests(batch_out, deferred)}
@@ -350,6 +350,9 @@ def _log_summary(report: RunReport, manifest: dict) -> None:
             "augment: request budget spent; outputs are partial -- rerun with the same output folder to continue"
         )
     elif "out" in manifest["batch"]:
-        log.warning("augment: %d requests written to a batch file; answer them, then rerun with --batch-in", manifest["batch"]["out"]["requests"])
+        log.warning(
+            "augment: %d requests written to a batch file; answer them, then rerun with --batch-in",
+            manifest["batch"]["out"]["requests"],
+        )
     elif not manifest["complete"]:
         log.warning("augment: some requests failed in transport; rerun with the same output folder to retry them")

@@ -114,7 +114,9 @@ def _read_edges(path: Path, train: Interactions) -> tuple[np.ndarray, np.ndarray
         raise DataError(f"cannot read the augmented edges: {exc}", path) from exc
     missing = [c for c in _EDGE_COLUMNS if c not in table.columns]
     if missing:
-        raise DataError(f"missing columns {missing}; expected {list(_EDGE_COLUMNS)} (+ raw ids {list(_RAW_COLUMNS.values())})", path)
+        raise DataError(
+            f"missing columns {missing}; expected {list(_EDGE_COLUMNS)} (+ raw ids {list(_RAW_COLUMNS.values())})", path
+        )
     out = []
     for col in _EDGE_COLUMNS:
         values = pd.to_numeric(table[col], errors="coerce")
@@ -162,7 +164,10 @@ def _read_feature(path: Path, side: str, train: Interactions) -> np.ndarray:
         raise DataError(f"cannot read the feature matrix: {exc}", path) from exc
     rows = train.num_users if side == "user" else train.num_items
     if array.ndim != 2 or array.shape[0] != rows:
-        raise DataError(f"feature matrix has shape {list(array.shape)}; expected [{rows}, F] (one row per contiguous {side} id)", path)
+        raise DataError(
+            f"feature matrix has shape {list(array.shape)}; expected [{rows}, F] (one row per contiguous {side} id)",
+            path,
+        )
     array = array.astype(np.float32, copy=False)
     if not np.isfinite(array).all():
         raise DataError("feature matrix holds NaN or inf values; write zeros for nodes without features", path)
@@ -204,7 +209,10 @@ def load_augment_dir(path: str | Path, train: Interactions, *, require_edges: bo
     if edges_path.is_file():
         users, pos, neg = _read_edges(edges_path, train)
     elif require_edges:
-        raise DataError(f"no {EDGES_FILE} in the augment dir; run the implicit-feedback augmentation or disable augmented edges", root)
+        raise DataError(
+            f"no {EDGES_FILE} in the augment dir; run the implicit-feedback augmentation or disable augmented edges",
+            root,
+        )
     else:
         users = pos = neg = np.zeros(0, dtype=np.int64)
     features = {}

@@ -142,7 +142,9 @@ class JsonlCache:
             os.ftruncate(self._fd, good_end)
             os.fsync(self._fd)
         if self.dropped:
-            log.warning("%s: dropped %d unusable record(s); their questions will be asked again", self.path, self.dropped)
+            log.warning(
+                "%s: dropped %d unusable record(s); their questions will be asked again", self.path, self.dropped
+            )
 
     def _skip_rest_of_line(self, fh, lineno: int) -> None:
         for chunk in iter(lambda: fh.readline(1 << 20), b""):  # ends at EOF

@@ -130,9 +130,7 @@ def user_profile_tasks(
             "user_profile",
             USER_PROFILE_PROMPT_VERSION,
             tuple(
-                user_profile_messages(
-                    [records[i] for i in histories[u]], schema, users_info[u] if users_info else None
-                )
+                user_profile_messages([records[i] for i in histories[u]], schema, users_info[u] if users_info else None)
             ),
             parse,
             json_schema,

@@ -71,8 +71,10 @@ _HOSTILE_CHAT = {
     "message_list": lambda r: json.dumps(r | {"choices": [{"index": 0, "message": []}]}).encode(),
     "usage_string": lambda r: json.dumps(r | {"usage": {"prompt_tokens": "abc", "completion_tokens": 1}}).encode(),
     "usage_negative": lambda r: json.dumps(r | {"usage": {"prompt_tokens": -5, "completion_tokens": 1}}).encode(),
-    "huge_integer": lambda r: json.dumps(r | {"usage": {"prompt_tokens": 0}}).encode().replace(
-        b'"prompt_tokens": 0', b'"prompt_tokens": ' + b"9" * 5000
+    "huge_integer": lambda r: (
+        json.dumps(r | {"usage": {"prompt_tokens": 0}})
+        .encode()
+        .replace(b'"prompt_tokens": 0', b'"prompt_tokens": ' + b"9" * 5000)
     ),
     "deep_nesting": lambda r: b"[" * _DEEP + b"]" * _DEEP,
     "deep_garbage": lambda r: json.dumps(r | {"choices": [functools.reduce(lambda x, _: [x], range(20), {})]}).encode(),
@@ -112,6 +114,8 @@ def schema_instance(schema: dict) -> Any:
     if kind == "object":
         return {k: schema_instance(v) for k, v in schema.get("properties", {}).items()}
     return {"integer": 0, "number": 0.0, "string": "unknown", "boolean": False, "array": []}.get(kind)
+
+
 _POOLS = {
     "director": ["Alice Rivera", "Bruno Keller", "Chen Wei", "Dana Okafor", "Emil Novak", "Farah Haddad"],
     "country": ["USA", "France", "Japan", "India", "Brazil", "Germany", "Nigeria"],
@@ -230,13 +234,19 @@ class MockOpenAIServer:
         retry_after: str = "0",
     ):
         bad = sorted(set(faults or ()) - set(FAULT_KINDS) - set(HOSTILE_KINDS))
-        bad += sorted(set(response_formats) - set(RESPONSE_FORMATS)) + ([unconstrained] * (unconstrained not in ("exact", "sloppy")))
+        bad += sorted(set(response_formats) - set(RESPONSE_FORMATS)) + (
+            [unconstrained] * (unconstrained not in ("exact", "sloppy"))
+        )
         if bad or not 0.0 <= fault_rate <= 1.0 or latency < 0:
             raise ValueError(
                 f"invalid mock settings: {bad} (faults: {FAULT_KINDS + HOSTILE_KINDS}, response formats: "
                 f"{RESPONSE_FORMATS}, unconstrained: exact|sloppy), fault_rate={fault_rate}, latency={latency}"
             )
-        self.response_formats, self.unconstrained, self.retry_after = tuple(response_formats), unconstrained, retry_after
+        self.response_formats, self.unconstrained, self.retry_after = (
+            tuple(response_formats),
+            unconstrained,
+            retry_after,
+        )
         self.latency, self.fault_rate, self.seed = latency, fault_rate, seed
         self.faults = tuple(faults) if faults is not None else FAULT_KINDS
         self.timeout_sleep, self.embedding_dim = timeout_sleep, embedding_dim

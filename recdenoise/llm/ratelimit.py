@@ -73,4 +73,3 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)
-

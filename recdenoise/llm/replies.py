@@ -218,8 +218,11 @@ def chat_reply(obj: Any, limits: ReplyLimits) -> tuple[str, int, int, str | None
         raise ReplyError("reply_content_too_long", f"content of {len(content)} chars > {limits.max_content_chars}")
     usage = _usage(obj)
     model = obj.get("model")
-    return content, _tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"), (
-        model if isinstance(model, str) and len(model) <= 200 else None
+    return (
+        content,
+        _tokens(usage, "prompt_tokens"),
+        _tokens(usage, "completion_tokens"),
+        (model if isinstance(model, str) and len(model) <= 200 else None),
     )
 
 
@@ -238,7 +241,9 @@ def embeddings_reply(obj: Any, count: int, width: int | None) -> tuple[np.ndarra
         raise ReplyError("reply_shape", "every embedding must be a non-empty list of numbers")
     dims = {len(r) for r in rows}
     if len(dims) != 1 or (width is not None and dims != {width}):
-        raise ReplyError("reply_embedding_shape", f"embedding widths {sorted(dims)[:4]}, expected {width or 'one width'}")
+        raise ReplyError(
+            "reply_embedding_shape", f"embedding widths {sorted(dims)[:4]}, expected {width or 'one width'}"
+        )
     arr = np.asarray(rows, dtype=np.float64)
     if not np.isfinite(arr).all() or np.abs(arr).max() > np.finfo(np.float32).max:
         raise ReplyError("reply_nonfinite", "an embedding holds NaN, Inf or a value outside float32")

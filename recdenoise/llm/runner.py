@@ -264,9 +264,7 @@ async def run_chat_tasks(
         report.structured = await client.resolve_structured()
     start = time.perf_counter()
     locks: dict[str, asyncio.Lock] = {}
-    futures = [
-        asyncio.ensure_future(_run_one(t, client, cache, max_attempts, report, locks, deferred)) for t in tasks
-    ]
+    futures = [asyncio.ensure_future(_run_one(t, client, cache, max_attempts, report, locks, deferred)) for t in tasks]
     bar = tqdm(total=len(tasks), desc="LLM requests", unit="task", disable=not progress, leave=False)
     try:
         for fut in asyncio.as_completed(futures):

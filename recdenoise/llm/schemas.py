@@ -70,7 +70,9 @@ def attributes_schema(fields: Mapping[str, str]) -> dict:
 def response_format(mode: str, name: str, schema: dict | None) -> dict | None:
     """The ``response_format`` of a request in ``mode`` (``None``: send none)."""
     if mode not in STRUCTURED_MODES or mode == "auto":
-        raise ConfigError(f"structured mode {mode!r}: choose from {list(STRUCTURED_MODES[1:])} (auto is resolved first)")
+        raise ConfigError(
+            f"structured mode {mode!r}: choose from {list(STRUCTURED_MODES[1:])} (auto is resolved first)"
+        )
     if mode == "off":
         return None
     if mode == "json_object" or schema is None:

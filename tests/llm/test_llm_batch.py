@@ -31,7 +31,9 @@ def _answer_line(request: dict, broken: bool = False) -> str:
         "choices": [{"index": 0, "message": {"role": "assistant", "content": 7 if broken else content}}],
         "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
     }
-    return json.dumps({"id": "b", "custom_id": request["custom_id"], "response": {"status_code": 200, "body": body}, "error": None})
+    return json.dumps(
+        {"id": "b", "custom_id": request["custom_id"], "response": {"status_code": 200, "body": body}, "error": None}
+    )
 
 
 def test_batch_round_trip_matches_online(tmp_path, data, monkeypatch):
@@ -60,7 +62,11 @@ def test_batch_round_trip_matches_online(tmp_path, data, monkeypatch):
 
     with MockOpenAIServer() as server:
         online = augment(
-            train, cand, tmp_path / "online", LLMConfig(base_url=server.base_url, model="gpt-4o-mini", structured="json_schema"), cfg
+            train,
+            cand,
+            tmp_path / "online",
+            LLMConfig(base_url=server.base_url, model="gpt-4o-mini", structured="json_schema"),
+            cfg,
         )
     assert online.complete
     for name in DATA_FILES:

@@ -10,7 +10,13 @@ import pytest
 
 from recdenoise.llm import AugmentConfig, LLMConfig, MockOpenAIServer, augment, popularity_candidates
 from recdenoise.llm.cache import JsonlCache
-from recdenoise.llm.commands import EXIT_INCOMPLETE, add_augment_arguments, job_exit_status, run_augment
+from recdenoise.llm.commands import (
+    EXIT_INCOMPLETE,
+    add_augment_arguments,
+    job_exit_status,
+    options_from_args,
+    run_augment,
+)
 from recdenoise.llm.mock_server import HOSTILE_KINDS
 from recdenoise.llm.replies import REPLY_FAILURE_KINDS, ReplyError, ReplyLimits, chat_reply, load_json
 from recdenoise.llm.runner import chat_record_ok
@@ -86,7 +92,7 @@ def test_cli_exits_3_with_one_line_and_no_traceback(tmp_path, capsys):
     argv += ["--no-progress", "--retries", "0", "--output", str(tmp_path)]
     with MockOpenAIServer(faults=("html",), fault_rate=1.0) as bad:
         args = add_augment_arguments(argparse.ArgumentParser()).parse_args(argv + ["--base-url", bad.base_url])
-        assert run_augment(args) == EXIT_INCOMPLETE
+        assert run_augment(options_from_args(args)) == EXIT_INCOMPLETE
     err = capsys.readouterr().err
     assert "Traceback" not in err and "reply_not_json=8" in err and len(err.strip().splitlines()) == 1
 
@@ -99,9 +105,9 @@ def test_small_model_without_schema_never_exits_0(tmp_path):
     with MockOpenAIServer(unconstrained="sloppy", response_formats=("json_object_schema",)) as server:
         parse = add_augment_arguments(argparse.ArgumentParser()).parse_args
         off = parse(argv + ["--base-url", server.base_url, "--output", str(tmp_path / "off"), "--structured", "off"])
-        assert run_augment(off) == EXIT_INCOMPLETE
+        assert run_augment(options_from_args(off)) == EXIT_INCOMPLETE
         auto = parse(argv + ["--base-url", server.base_url, "--output", str(tmp_path / "auto")])
-        assert run_augment(auto) == 0
+        assert run_augment(options_from_args(auto)) == 0
     manifest = json.loads((tmp_path / "auto" / "manifest.json").read_text())
     assert manifest["structured"]["mode"] == "json_object_schema"
     assert manifest["structured"]["tried"]["json_schema"] == "http_400"
