@@ -57,6 +57,7 @@ from .prompts import (
     USER_PROFILE_PROMPT_VERSION,
 )
 from .runner import ChatTask, RunReport, chat_record_ok, run_chat_tasks
+from .shards import shard_of
 from .text import item_records, item_text, user_histories, user_records
 
 __all__ = ["AugmentConfig", "AugmentResult", "augment", "build_tasks", "selection", "AUGMENTATIONS", "EMBEDDERS"]
@@ -82,6 +83,7 @@ class AugmentConfig:
         embedder: ``"local"`` (MiniLM), ``"openai"`` (embeddings endpoint) or ``"none"``.
         embedding_device: torch device for the local embedder.
         users, items: contiguous ids to process (``None`` = all).
+        shard: ``(I, N)``: only the tasks of shard ``I`` of ``N`` (see :mod:`.shards`).
         progress: show a tqdm bar.
     """
 
@@ -94,6 +96,7 @@ class AugmentConfig:
     embedding_device: str = "cpu"
     users: tuple[int, ...] | None = None
     items: tuple[int, ...] | None = None
+    shard: tuple[int, int] | None = None
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -151,6 +154,9 @@ def build_tasks(
         tasks += item_attribute_tasks(items, records, cfg.item_attributes)
     if "users" in cfg.augmentations:
         tasks += user_profile_tasks(users, histories, records, cfg.user_profile, known)
+    if cfg.shard is not None:
+        index, count = cfg.shard
+        tasks = [t for t in tasks if shard_of(t.task_id, count) == index]
     return tasks, cand, records
 
 
@@ -236,6 +242,7 @@ async def _run(train, tasks, cand, records, out, llm, cfg, api_key, api_key_env,
                     except TransportError as exc:  # batches embedded so far stay cached for the rerun
                         log.warning("augment: embeddings failed (%s); rerun to retry them", exc)
                         features = {"embedder": base.name, "failed": exc.reason}
+            client.usage.endpoints = [e.to_dict() for e in client.endpoints]
             return outcomes, report, client.usage, files, features
 
 

@@ -30,6 +30,7 @@ import dataclasses
 import logging
 import os
 import random
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -91,6 +92,9 @@ class LLMConfig:
         rpm, tpm: client-side limits on requests / estimated tokens per minute (``None`` = none).
         retry_after_max: cap, in seconds, on a server's ``Retry-After``.
         embedding_dim: expected embedding width (``None``: the first reply's width, then fixed).
+        more_base_urls: further endpoints serving the same model; each request goes to the
+            endpoint with the fewest requests in flight, and an endpoint that fails
+            ``cooldown_after`` times in a row rests ``cooldown_seconds``.
         price_per_1k_prompt, price_per_1k_completion: currency units per 1000 tokens, for cost.
     """
 
@@ -113,6 +117,9 @@ class LLMConfig:
     tpm: float | None = None
     retry_after_max: float = 60.0
     embedding_dim: int | None = None
+    more_base_urls: tuple[str, ...] = ()
+    cooldown_after: int = 3
+    cooldown_seconds: float = 30.0
     price_per_1k_prompt: float = 0.0
     price_per_1k_completion: float = 0.0
 
@@ -127,6 +134,8 @@ class LLMConfig:
             "tpm": self.tpm is None or self.tpm > 0,
             "retry_after_max": self.retry_after_max >= 0,
             "embedding_dim": self.embedding_dim is None or self.embedding_dim >= 1,
+            "cooldown_after": self.cooldown_after >= 1,
+            "cooldown_seconds": self.cooldown_seconds >= 0,
             "concurrency": self.concurrency >= 1,
             "retries": self.retries >= 0,
             "timeout": self.timeout > 0,
@@ -138,16 +147,22 @@ class LLMConfig:
         for name, ok in checks.items():
             if not ok:
                 raise ConfigError(f"LLMConfig.{name}={getattr(self, name)!r} is out of range")
-        parts = urlsplit(self.base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(
-                f"base_url={redact_url(self.base_url)!r} must be an http(s) URL like http://127.0.0.1:8000/v1"
-            )
+        object.__setattr__(self, "more_base_urls", tuple(self.more_base_urls))
+        for url in self.base_urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigError(f"base_url={redact_url(url)!r} must be an http(s) URL like http://127.0.0.1:8000/v1")
+
+    @property
+    def base_urls(self) -> tuple[str, ...]:
+        """Every endpoint: ``base_url`` first."""
+        return (self.base_url, *self.more_base_urls)
 
     def to_record(self) -> dict:
         """JSON-able settings for run records (base_url stripped of credentials and query)."""
         rec = dataclasses.asdict(self)
         rec["base_url"] = redact_url(self.base_url)
+        rec["more_base_urls"] = [redact_url(u) for u in self.more_base_urls]
         return rec
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
@@ -243,6 +258,7 @@ class UsageStats:
     completion_tokens: int = 0
     retry_after_seconds: float = 0.0
     errors: Counter = field(default_factory=Counter)
+    endpoints: list = field(default_factory=list)  # per-endpoint stats (Endpoint.to_dict), filled at the end
 
     def to_dict(self) -> dict:
         return {
@@ -252,6 +268,7 @@ class UsageStats:
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "errors": dict(sorted(self.errors.items())),
+            "endpoints": self.endpoints,
         }
 
 
@@ -263,6 +280,28 @@ class ChatAnswer:
     prompt_tokens: int
     completion_tokens: int
     model: str
+
+
+@dataclass
+class Endpoint:
+    """One server of the pool: its SDK client, load and health (the key stays inside the SDK)."""
+
+    url: str
+    sdk: Any = field(repr=False)
+    in_flight: int = 0
+    requests: int = 0
+    failures_in_a_row: int = 0
+    cooled_until: float = 0.0
+    cooldowns: int = 0
+    errors: Counter = field(default_factory=Counter)
+
+    def to_dict(self) -> dict:
+        return {
+            "base_url": redact_url(self.url),
+            "requests": self.requests,
+            "errors": dict(sorted(self.errors.items())),
+            "cooldowns": self.cooldowns,
+        }
 
 
 class LLMClient:
@@ -287,16 +326,21 @@ class LLMClient:
         self.config = config
         self._openai = openai
         self.limits = ReplyLimits(max_bytes=config.max_reply_bytes)
-        http_client = openai.DefaultAsyncHttpxClient(
-            transport=capped_transport(config.max_reply_bytes), timeout=config.timeout
-        )
-        self._sdk = openai.AsyncOpenAI(
-            base_url=config.base_url,
-            api_key=resolve_api_key(api_key, config.base_url, api_key_env),
-            max_retries=0,  # we retry (and count) ourselves
-            timeout=config.timeout,
-            http_client=http_client,
-        )
+        self.endpoints = [
+            Endpoint(
+                url,
+                openai.AsyncOpenAI(
+                    base_url=url,
+                    api_key=resolve_api_key(api_key, url, api_key_env),
+                    max_retries=0,  # we retry (and count) ourselves
+                    timeout=config.timeout,
+                    http_client=openai.DefaultAsyncHttpxClient(
+                        transport=capped_transport(config.max_reply_bytes), timeout=config.timeout
+                    ),
+                ),
+            )
+            for url in config.base_urls
+        ]
         self._semaphore = asyncio.Semaphore(config.concurrency)
         self._rpm = TokenBucket(config.rpm) if config.rpm else None
         self._tpm = TokenBucket(config.tpm) if config.tpm else None
@@ -309,7 +353,9 @@ class LLMClient:
         self.usage = UsageStats()
 
     def __repr__(self) -> str:  # deliberately without the key
-        return f"LLMClient(base_url={redact_url(self.config.base_url)!r}, model={self.config.model!r})"
+        urls = [redact_url(u) for u in self.config.base_urls]
+        shown = urls[0] if len(urls) == 1 else urls
+        return f"LLMClient(base_url={shown!r}, model={self.config.model!r})"
 
     async def __aenter__(self) -> "LLMClient":
         return self
@@ -318,7 +364,34 @@ class LLMClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._sdk.close()
+        for endpoint in self.endpoints:
+            await endpoint.sdk.close()
+
+    def _pick(self, pinned: Endpoint | None = None) -> Endpoint:
+        """``pinned``, else the resting-free endpoint with the fewest requests in flight (all rest: the same rule)."""
+        if pinned is not None:
+            return pinned
+        now = time.monotonic()
+        awake = [e for e in self.endpoints if e.cooled_until <= now] or self.endpoints
+        return min(awake, key=lambda e: e.in_flight)
+
+    def _health(self, endpoint: Endpoint, failed: str | None) -> None:
+        if failed is None:
+            endpoint.failures_in_a_row = 0
+            return
+        endpoint.errors[failed] += 1
+        endpoint.failures_in_a_row += 1
+        if endpoint.failures_in_a_row >= self.config.cooldown_after and len(self.endpoints) > 1:
+            endpoint.cooled_until = time.monotonic() + self.config.cooldown_seconds
+            endpoint.failures_in_a_row = 0
+            endpoint.cooldowns += 1
+            log.warning(
+                "%s failed %d times in a row (%s); resting it %.0fs",
+                redact_url(endpoint.url),
+                self.config.cooldown_after,
+                failed,
+                self.config.cooldown_seconds,
+            )
 
     @property
     def budget_exhausted(self) -> bool:
@@ -344,38 +417,42 @@ class LLMClient:
             self.probe = dict(known) | {"probed": False}
             return self.probe
         tried: dict[str, str] = {}
-        for mode in FALLBACK_ORDER:
-            body = chat_body(
-                dataclasses.replace(self.config, max_tokens=min(32, self.config.max_tokens)),
-                probe_messages(),
-                PROBE_SCHEMA,
-                "probe",
-                mode,
-            )
-            try:
-                answer = await self.chat(body)
-            except TransportError as exc:
-                tried[mode] = exc.reason
-                continue
-            tried[mode] = "ok" if _follows_probe(answer.content, mode, self.limits) else "ignored"
+        small = dataclasses.replace(self.config, max_tokens=min(32, self.config.max_tokens))
+        for mode in FALLBACK_ORDER:  # the first mode every endpoint follows
+            body = chat_body(small, probe_messages(), PROBE_SCHEMA, "probe", mode)
+            verdicts = []
+            for endpoint in self.endpoints:
+                try:
+                    answer = await self.chat(body, endpoint)
+                except TransportError as exc:
+                    verdicts.append(exc.reason)
+                    break
+                verdicts.append("ok" if _follows_probe(answer.content, mode, self.limits) else "ignored")
+                if verdicts[-1] != "ok":
+                    break
+            tried[mode] = verdicts[-1] if verdicts[-1] != "ok" or len(verdicts) < len(self.endpoints) else "ok"
             if tried[mode] == "ok":
                 self.structured = mode
                 break
         else:
             self.structured = "off"
         self.probe = {"mode": self.structured, "tried": tried, "probed": True}
-        log.info("structured outputs at %s: %s (%s)", redact_url(self.config.base_url), self.structured, tried)
+        log.info("structured outputs: %s (%s)", self.structured, tried)
         return self.probe
 
-    async def chat(self, body: dict) -> ChatAnswer:
+    async def chat(self, body: dict, endpoint: Endpoint | None = None) -> ChatAnswer:
         """Send one chat completion (body from :meth:`chat_body`), retrying transient failures.
 
-        The reply is read with the size cap and checked (shape, types, sizes) before it is returned.
+        The reply is read with the size cap and checked (shape, types, sizes) before it is
+        returned. ``endpoint`` pins the request to one server (the probe); else the pool picks.
         """
-        chat = self._sdk.chat.completions.with_streaming_response
         tokens = sum(len(str(m.get("content", ""))) for m in body.get("messages", ())) / 4 + body.get("max_tokens", 0)
         content, pt, ct, model = await self._call(
-            lambda: chat.create(**body), chat_reply, f"chat {request_fingerprint(body)[:12]}", tokens
+            lambda sdk: sdk.chat.completions.with_streaming_response.create(**body),
+            chat_reply,
+            f"chat {request_fingerprint(body)[:12]}",
+            tokens,
+            endpoint,
         )
         self.usage.prompt_tokens += pt
         self.usage.completion_tokens += ct
@@ -388,9 +465,10 @@ class LLMClient:
         first reply's); anything else is a per-request :class:`TransportError`.
         """
         model = model or self.config.embedding_model
-        emb = self._sdk.embeddings.with_streaming_response
         vecs, pt = await self._call(
-            lambda: emb.create(model=model, input=list(texts), encoding_format="float"),
+            lambda sdk: sdk.embeddings.with_streaming_response.create(
+                model=model, input=list(texts), encoding_format="float"
+            ),
             lambda obj, _limits: embeddings_reply(obj, len(texts), self._embedding_dim),
             f"embeddings x{len(texts)}",
             sum(len(t) for t in texts) / 4,
@@ -400,7 +478,7 @@ class LLMClient:
         return vecs, pt
 
     # --------------------------------------------------------------- retries
-    def _classify(self, exc: Exception) -> tuple[str, bool]:
+    def _classify(self, exc: Exception, url: str) -> tuple[str, bool]:
         """``(reason, retryable)`` for an SDK exception; fatal ones raise :class:`LLMError`."""
         o = self._openai
         if isinstance(exc, o.APITimeoutError):
@@ -413,7 +491,7 @@ class LLMClient:
                 return "rate_limited", True
             if status >= 500 or status in (408, 409):
                 return "server_error", True
-            where = redact_url(self.config.base_url)
+            where = redact_url(url)
             if status in (401, 403):
                 raise LLMError(
                     f"{where} refused the credentials (HTTP {status}); check the key in the environment "
@@ -435,14 +513,14 @@ class LLMClient:
         seconds = retry_after_seconds(response.headers.get("retry-after"))
         return None if seconds is None else min(seconds, self.config.retry_after_max)
 
-    async def _send(self, make_request, check):
+    async def _send(self, endpoint: Endpoint, make_request, check):
         """One HTTP attempt: the reply read under the size cap, parsed, checked by ``check``."""
-        async with make_request() as resp:
+        async with make_request(endpoint.sdk) as resp:
             raw = await read_capped(resp.iter_bytes(), self.limits.max_bytes)
         self._reached = True
         return check(load_json(raw, self.limits), self.limits)
 
-    async def _call(self, make_request, check, what: str, tokens: float = 0.0):
+    async def _call(self, make_request, check, what: str, tokens: float = 0.0, pinned: Endpoint | None = None):
         cfg = self.config
         for attempt in range(cfg.retries + 1):
             if self._budget_left is not None:
@@ -455,24 +533,34 @@ class LLMClient:
                 await self._tpm.take(tokens)
             retry_after = None
             async with self._semaphore:
+                endpoint = self._pick(pinned)
                 self.usage.requests_sent += 1
+                endpoint.requests += 1
+                endpoint.in_flight += 1
                 try:
-                    return await self._send(make_request, check)
+                    result = await self._send(endpoint, make_request, check)
+                    self._health(endpoint, None)
+                    return result
                 except ReplyError as exc:
                     self._reached = True
                     self.usage.errors[exc.kind] += 1
+                    self._health(endpoint, exc.kind)
                     raise TransportError(exc.kind, f"{what}: {exc}") from None
                 except self._openai.OpenAIError as exc:
                     self._reached = self._reached or isinstance(exc, self._openai.APIStatusError)
-                    reason, retryable = self._classify(exc)
+                    reason, retryable = self._classify(exc, endpoint.url)
                     retry_after = self._retry_after(exc)
+                    self._health(endpoint, reason)
+                finally:
+                    endpoint.in_flight -= 1
             self.usage.errors[reason] += 1
             if not retryable or attempt == cfg.retries:
                 if reason == "connection" and not self._reached:
                     # Nothing has ever answered: a wrong --base-url or a server that is down. Stop
                     # the whole job (a fatal LLMError) instead of failing every task one by one.
                     raise LLMError(
-                        f"cannot connect to {redact_url(cfg.base_url)} ({attempt + 1} attempt(s)); check --base-url "
+                        f"cannot connect to {', '.join(redact_url(u) for u in cfg.base_urls)} ({attempt + 1} "
+                        "attempt(s)); check --base-url "
                         "and that the server is running (e.g. `recdenoise serve-mock --port 8000`)"
                     ) from None
                 raise TransportError(reason, f"{what}: {reason} after {attempt + 1} attempt(s)")

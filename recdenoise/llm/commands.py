@@ -29,6 +29,7 @@ import numpy as np
 from ..errors import DataError
 from .options import AugmentOptions, default_of, options_from_args
 from .schemas import STRUCTURED_MODES
+from .shards import merge_caches
 
 __all__ = [
     "add_augment_arguments",
@@ -52,6 +53,14 @@ def _csv_list(text: str) -> tuple[str, ...]:
 
 def add_augment_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Flags of ``recdenoise augment``."""
+    parser.add_argument(
+        "action",
+        nargs="?",
+        choices=("run", "merge"),
+        default=default_of("action"),
+        help="run (default) or merge: combine the shard folders given next into --output",
+    )
+    parser.add_argument("shards", nargs="*", default=[], help="shard folders (merge only)")
     data = parser.add_argument_group("data")
     data.add_argument("--dataset", required=True, help="registered dataset name (e.g. ml-100k)")
     data.add_argument(
@@ -84,7 +93,11 @@ def add_augment_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     )
     llm = parser.add_argument_group("LLM endpoint")
     llm.add_argument(
-        "--base-url", default=default_of("base_url"), help="OpenAI-compatible base URL (vLLM, Ollama, ...)"
+        "--base-url",
+        action="append",
+        default=None,
+        help="OpenAI-compatible base URL (vLLM, Ollama, llama.cpp, ...); repeat it for a pool of servers "
+        f"serving the same model (default {default_of('base_url')[0]})",
     )
     llm.add_argument("--model", default=default_of("model"), help="chat model name")
     llm.add_argument("--embedding-model", default=default_of("embedding_model"), help="model for --embedder openai")
@@ -180,6 +193,7 @@ def add_augment_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
         default=default_of("batch_in"),
         help="an OpenAI Batch API (or vLLM run-batch) output file to ingest first",
     )
+    job.add_argument("--shard", default=default_of("shard"), help="I/N: only this machine's share of the tasks")
     job.add_argument("--dry-run", action="store_true", help="count requests, tokens and cost; send nothing")
     job.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
@@ -227,6 +241,8 @@ def run_augment(options: AugmentOptions, scorer: Callable[[np.ndarray], np.ndarr
         else:
             candidates = base_candidates(split, options.candidates_k, options.seed, scorer=scorer)
     output = Path(options.output) if options.output else Path("augment") / options.dataset
+    if options.action == "merge":
+        merge_caches(options.shards, output)
     if options.dry_run:
         est = estimate(train, candidates, output, llm, cfg)
         sys.stdout.write(json.dumps(est.to_dict(), indent=2) + "\n")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ..errors import ConfigError
 from .augment import AUGMENTATIONS, AugmentConfig
 from .client import LLMConfig
+from .shards import parse_shard
 
 __all__ = ["AugmentOptions", "options_from_args", "default_of"]
 
@@ -32,7 +33,7 @@ class AugmentOptions:
     users_limit: int | None = None
     items_limit: int | None = None
     # LLM endpoint
-    base_url: str = "https://api.openai.com/v1"
+    base_url: tuple[str, ...] = ("https://api.openai.com/v1",)  # repeatable: a pool of endpoints
     model: str = "gpt-4o-mini"
     embedding_model: str = "text-embedding-3-small"
     api_key_env: str | None = None
@@ -59,16 +60,27 @@ class AugmentOptions:
     batch_in: str | None = None
     dry_run: bool = False
     progress: bool = True
+    shard: str | None = None
+    action: str = "run"  # "merge": first copy the caches of `shards` into `output`
+    shards: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_failure_rate <= 1.0:
             raise ConfigError(f"--max-failure-rate must be in [0, 1], got {self.max_failure_rate}")
+        if self.action not in ("run", "merge") or (self.action == "merge") != bool(self.shards):
+            raise ConfigError(
+                "`recdenoise augment merge SHARD_DIR... --output OUT` needs shard folders (and only merge takes them)"
+            )
+        if self.action == "merge" and (self.output is None or self.shard is not None):
+            raise ConfigError("augment merge needs --output (the merged folder) and no --shard")
+        parse_shard(self.shard)
         if self.candidates_k < 2:
             raise ConfigError(f"--candidates-k must be >= 2 (one liked and one disliked), got {self.candidates_k}")
 
     def llm_config(self) -> LLMConfig:
         return LLMConfig(
-            base_url=self.base_url,
+            base_url=self.base_url[0],
+            more_base_urls=tuple(self.base_url[1:]),
             model=self.model,
             embedding_model=self.embedding_model,
             concurrency=self.concurrency,
@@ -95,6 +107,7 @@ class AugmentOptions:
             embedding_device=self.device,
             users=limit(self.users_limit, num_users),
             items=limit(self.items_limit, num_items),
+            shard=parse_shard(self.shard),
             progress=self.progress,
         )
 
@@ -106,7 +119,12 @@ def default_of(name: str):
 
 def options_from_args(args: argparse.Namespace) -> AugmentOptions:
     """The :class:`AugmentOptions` of parsed ``recdenoise augment`` flags (unknown attributes are ignored)."""
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(AugmentOptions) if hasattr(args, f.name)}
+    values = {}
+    for f in dataclasses.fields(AugmentOptions):
+        value = getattr(args, f.name, None)
+        if value is None and f.default is not None:  # absent, or a repeatable flag never given: the default
+            continue
+        values[f.name] = tuple(value) if isinstance(value, list) else value
     if hasattr(args, "no_progress"):
         values["progress"] = not args.no_progress
     return AugmentOptions(**values)
