@@ -26,7 +26,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..utils import atomic_write_text
-from .cache import JsonlCache, canonical_json
+from .cache import JsonlCache, canonical_json, iter_lines
 from .replies import ReplyError, ReplyLimits, chat_reply, load_json
 
 __all__ = ["write_batch_requests", "ingest_batch_results", "CHAT_URL"]
@@ -78,14 +78,11 @@ def ingest_batch_results(path: str | Path, cache: JsonlCache, limits: ReplyLimit
     counts: Counter = Counter()
     cap = limits.max_bytes + 4096
     with open(path, "rb") as fh:
-        for lineno, line in enumerate(iter(lambda: fh.readline(cap + 1), b""), start=1):
-            if not line.strip():
-                continue
-            if len(line) > cap and not line.endswith(b"\n"):
-                for chunk in iter(lambda: fh.readline(1 << 20), b""):  # skip the rest of the line
-                    if chunk.endswith(b"\n"):
-                        break
+        for lineno, line in iter_lines(fh, cap):
+            if line is None:
                 counts["reply_too_large"] += 1
+                continue
+            if not line.strip():
                 continue
             try:
                 key, record = _answer(line, limits)

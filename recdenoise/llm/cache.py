@@ -29,7 +29,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -40,7 +40,15 @@ try:  # POSIX only; elsewhere we simply do not lock.
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["JsonlCache", "canonical_json", "sha256_text", "request_fingerprint", "encode_vector", "decode_vector"]
+__all__ = [
+    "iter_lines",
+    "JsonlCache",
+    "canonical_json",
+    "sha256_text",
+    "request_fingerprint",
+    "encode_vector",
+    "decode_vector",
+]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +76,18 @@ def encode_vector(vec: np.ndarray) -> str:
 def decode_vector(text: str) -> np.ndarray:
     """Inverse of :func:`encode_vector`."""
     return np.frombuffer(base64.b64decode(text), dtype="<f4").astype(np.float32)
+
+
+def iter_lines(fh: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes | None]]:
+    """``(lineno, line)`` of a binary file, holding at most ``max_bytes + 1`` bytes of a line:
+    a longer line is skipped and yielded as ``None``. The last line may lack its newline."""
+    for lineno, line in enumerate(iter(lambda: fh.readline(max_bytes + 1), b""), start=1):  # ends at EOF
+        if len(line) > max_bytes and not line.endswith(b"\n"):
+            for chunk in iter(lambda: fh.readline(1 << 20), b""):  # the rest of the long line
+                if chunk.endswith(b"\n"):
+                    break
+            line = None
+        yield lineno, line
 
 
 class JsonlCache:
@@ -123,17 +143,15 @@ class JsonlCache:
     def _load(self) -> None:
         good_end = 0  # offset after the last complete line
         with open(self.path, "rb") as fh:
-            lines = iter(lambda: fh.readline(self.max_line_bytes + 1), b"")  # ends at EOF
-            for lineno, line in enumerate(lines, start=1):
-                if not line.endswith(b"\n"):
-                    if len(line) <= self.max_line_bytes:  # the file ends mid-line: a torn write
-                        break
-                    self._skip_rest_of_line(fh, lineno)
-                    good_end = fh.tell()
-                    continue
-                good_end = fh.tell()
-                if line.strip():
+            for lineno, line in iter_lines(fh, self.max_line_bytes):
+                if line is None:
+                    self.dropped += 1
+                    log.warning("%s:%d: record over %d bytes dropped", self.path, lineno, self.max_line_bytes)
+                elif not line.endswith(b"\n"):  # the file ends mid-line: a torn write
+                    break
+                elif line.strip():
                     self._keep(line, lineno)
+                good_end = fh.tell()
         size = self.path.stat().st_size
         if good_end < size:
             log.warning(
@@ -145,13 +163,6 @@ class JsonlCache:
             log.warning(
                 "%s: dropped %d unusable record(s); their questions will be asked again", self.path, self.dropped
             )
-
-    def _skip_rest_of_line(self, fh, lineno: int) -> None:
-        for chunk in iter(lambda: fh.readline(1 << 20), b""):  # ends at EOF
-            if chunk.endswith(b"\n"):
-                break
-        self.dropped += 1
-        log.warning("%s:%d: record over %d bytes dropped", self.path, lineno, self.max_line_bytes)
 
     def _keep(self, line: bytes, lineno: int) -> None:
         try:
