@@ -335,7 +335,8 @@ class LLMClient:
                     max_retries=0,  # we retry (and count) ourselves
                     timeout=config.timeout,
                     http_client=openai.DefaultAsyncHttpxClient(
-                        transport=capped_transport(config.max_reply_bytes), timeout=config.timeout
+                        transport=capped_transport(config.max_reply_bytes, min(config.concurrency, 100)),
+                        timeout=config.timeout,
                     ),
                 ),
             )

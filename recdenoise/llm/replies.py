@@ -91,12 +91,12 @@ def _import_httpx():
     return httpx
 
 
-def capped_transport(max_bytes: int, **kwargs: Any) -> Any:
+def capped_transport(max_bytes: int, max_connections: int = 100) -> Any:
     """An httpx(2) async transport whose response bodies stop at ``max_bytes``.
 
     Error bodies (which the SDK reads whole to build its exception) are capped too, so no
-    reply can make the process hold more than ``max_bytes`` of it. ``**kwargs`` go to the
-    default ``AsyncHTTPTransport`` (``limits``, ...).
+    reply can make the process hold more than ``max_bytes`` of it. The pool keeps up to
+    ``max_connections`` connections alive (one per request in flight).
     """
     httpx = _import_httpx()  # lazily: the SDK's HTTP library is not needed for dry runs
 
@@ -119,7 +119,8 @@ def capped_transport(max_bytes: int, **kwargs: Any) -> Any:
 
     class _Transport(httpx.AsyncBaseTransport):
         def __init__(self) -> None:
-            self._inner = httpx.AsyncHTTPTransport(**kwargs)
+            limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+            self._inner = httpx.AsyncHTTPTransport(limits=limits)
 
         async def handle_async_request(self, request: Any) -> Any:
             resp = await self._inner.handle_async_request(request)
