@@ -423,8 +423,8 @@ class LLMClient:
             body = chat_body(small, probe_messages(), PROBE_SCHEMA, "probe", mode)
             verdicts = []
             for endpoint in self.endpoints:
-                try:
-                    answer = await self.chat(body, endpoint)
+                try:  # no retries: a server without the feature may answer 500 (llama-cpp-python does)
+                    answer = await self.chat(body, endpoint, retries=0)
                 except TransportError as exc:
                     verdicts.append(exc.reason)
                     break
@@ -441,11 +441,12 @@ class LLMClient:
         log.info("structured outputs: %s (%s)", self.structured, tried)
         return self.probe
 
-    async def chat(self, body: dict, endpoint: Endpoint | None = None) -> ChatAnswer:
+    async def chat(self, body: dict, endpoint: Endpoint | None = None, retries: int | None = None) -> ChatAnswer:
         """Send one chat completion (body from :meth:`chat_body`), retrying transient failures.
 
         The reply is read with the size cap and checked (shape, types, sizes) before it is
         returned. ``endpoint`` pins the request to one server (the probe); else the pool picks.
+        ``retries`` overrides the configured number of retries.
         """
         tokens = sum(len(str(m.get("content", ""))) for m in body.get("messages", ())) / 4 + body.get("max_tokens", 0)
         content, pt, ct, model = await self._call(
@@ -454,6 +455,7 @@ class LLMClient:
             f"chat {request_fingerprint(body)[:12]}",
             tokens,
             endpoint,
+            retries,
         )
         self.usage.prompt_tokens += pt
         self.usage.completion_tokens += ct
@@ -521,9 +523,12 @@ class LLMClient:
         self._reached = True
         return check(load_json(raw, self.limits), self.limits)
 
-    async def _call(self, make_request, check, what: str, tokens: float = 0.0, pinned: Endpoint | None = None):
+    async def _call(
+        self, make_request, check, what: str, tokens: float = 0.0, pinned: Endpoint | None = None, retries=None
+    ):
         cfg = self.config
-        for attempt in range(cfg.retries + 1):
+        retries = cfg.retries if retries is None else retries
+        for attempt in range(retries + 1):
             if self._budget_left is not None:
                 if self._budget_left <= 0:
                     raise BudgetExhausted(f"request budget of {cfg.max_requests} spent")
@@ -555,7 +560,7 @@ class LLMClient:
                 finally:
                     endpoint.in_flight -= 1
             self.usage.errors[reason] += 1
-            if not retryable or attempt == cfg.retries:
+            if not retryable or attempt == retries:
                 if reason == "connection" and not self._reached:
                     # Nothing has ever answered: a wrong --base-url or a server that is down. Stop
                     # the whole job (a fatal LLMError) instead of failing every task one by one.
@@ -571,7 +576,7 @@ class LLMClient:
                 self.usage.retry_after_seconds += delay
             else:
                 delay = min(cfg.backoff_max, cfg.backoff_base * 2**attempt) * (0.5 + 0.5 * self._rng.random())
-            log.debug("%s: %s, retry %d/%d in %.2fs", what, reason, attempt + 1, cfg.retries, delay)
+            log.debug("%s: %s, retry %d/%d in %.2fs", what, reason, attempt + 1, retries, delay)
             await asyncio.sleep(delay)  # outside the semaphore: a backing-off request holds no slot
         raise AssertionError("unreachable")  # pragma: no cover
 
