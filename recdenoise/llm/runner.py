@@ -181,7 +181,7 @@ async def _fetch(
         report.budget_exhausted = True
         return TaskOutcome(task.task_id, task.kind, failure="budget_exhausted", attempts=attempt)
     except TransportError as exc:
-        log.warning("task %s: request failed (%s); a rerun will try it again", task.task_id, exc)
+        log.info("task %s: request failed (%s); a rerun will try it again", task.task_id, exc)  # summed up at the end
         return TaskOutcome(task.task_id, task.kind, failure=exc.reason, attempts=attempt)
     report.answers_received += 1
     return await cache.aput(
