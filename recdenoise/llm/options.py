@@ -22,7 +22,11 @@ __all__ = ["AugmentOptions", "options_from_args", "default_of"]
 
 @dataclass(frozen=True)
 class AugmentOptions:
-    """Everything ``recdenoise augment`` can be told (field = flag, ``_`` for ``-``)."""
+    """Everything ``recdenoise augment`` can be told (field = flag, ``_`` for ``-``).
+
+    Settings that the library's configs also have take their defaults from there
+    (:class:`LLMConfig`, :class:`AugmentConfig`), so each default is written once.
+    """
 
     dataset: str
     data_dir: str | None = None
@@ -33,28 +37,28 @@ class AugmentOptions:
     users_limit: int | None = None
     items_limit: int | None = None
     # LLM endpoint
-    base_url: tuple[str, ...] = ("https://api.openai.com/v1",)  # repeatable: a pool of endpoints
-    model: str = "gpt-4o-mini"
-    embedding_model: str = "text-embedding-3-small"
+    base_url: tuple[str, ...] = (LLMConfig.base_url,)  # repeatable: a pool of endpoints
+    model: str = LLMConfig.model
+    embedding_model: str = LLMConfig.embedding_model
     api_key_env: str | None = None
-    concurrency: int = 8
-    max_requests: int | None = None
-    retries: int = 5
-    timeout: float = 60.0
-    max_attempts: int = 3
-    price_prompt: float = 0.0
-    price_completion: float = 0.0
-    structured: str = "auto"
-    max_reply_bytes: int = 1 << 20
-    rpm: float | None = None
-    tpm: float | None = None
-    retry_after_max: float = 60.0
+    concurrency: int = LLMConfig.concurrency
+    max_requests: int | None = LLMConfig.max_requests
+    retries: int = LLMConfig.retries
+    timeout: float = LLMConfig.timeout
+    max_attempts: int = AugmentConfig.max_attempts
+    price_prompt: float = LLMConfig.price_per_1k_prompt
+    price_completion: float = LLMConfig.price_per_1k_completion
+    structured: str = LLMConfig.structured
+    max_reply_bytes: int = LLMConfig.max_reply_bytes
+    rpm: float | None = LLMConfig.rpm
+    tpm: float | None = LLMConfig.tpm
+    retry_after_max: float = LLMConfig.retry_after_max
     # job
     output: str | None = None
     augmentations: tuple[str, ...] = AUGMENTATIONS
-    embedder: str = "local"
-    device: str = "cpu"
-    max_history: int = 20
+    embedder: str = AugmentConfig.embedder
+    device: str = AugmentConfig.embedding_device
+    max_history: int = AugmentConfig.max_history
     max_failure_rate: float = 0.05
     batch_out: str | None = None
     batch_in: str | None = None
