@@ -21,11 +21,23 @@ the applicable faults: ``rate_limit`` (429), ``server_error`` (500), ``timeout``
 ``out_of_candidates`` / ``duplicate`` (implicit feedback only) and ``schema`` (attribute
 answers without a required key). Faults are thus reproducible whatever the arrival order.
 Only bodies are counted and hashed; headers (the API key) are never stored.
+
+Hostile replies (:data:`HOSTILE_KINDS`, drawn only when named in ``faults``) are HTTP-200
+bodies no client should trust: truncated or HTML bodies, ``choices`` of the wrong type,
+bad ``usage``, a 5000-digit integer, 100,000 nested brackets, non-string content, a 10 MB
+answer, NaN or wrong-width embeddings.
+
+``response_format``: a request may carry ``{"type": "json_schema", "json_schema": {...}}``,
+``{"type": "json_object", "schema": ...}`` or ``{"type": "json_object"}``; the mock accepts
+the kinds in ``response_formats`` (400 for the others, as a server without the feature
+would). With ``unconstrained="sloppy"`` it imitates a small model: answers without a schema
+miss a key, answers with one follow it (for the probe, an instance of the schema).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import logging
@@ -42,12 +54,68 @@ from typing import Any, Sequence
 from .cache import request_fingerprint
 from .prompts import extract_data_block
 
-__all__ = ["MockOpenAIServer", "serve_mock", "FAULT_KINDS", "mock_chat_answer"]
+__all__ = ["MockOpenAIServer", "serve_mock", "FAULT_KINDS", "HOSTILE_KINDS", "RESPONSE_FORMATS", "mock_chat_answer"]
 
 log = logging.getLogger(__name__)
 
 FAULT_KINDS = ("rate_limit", "server_error", "timeout", "malformed", "out_of_candidates", "duplicate", "schema")
 _TRANSPORT_FAULTS = ("rate_limit", "server_error", "timeout")
+_DEEP = 100_000
+#: Hostile HTTP-200 chat replies: kind -> body bytes, given the normal reply dict.
+_HOSTILE_CHAT = {
+    "truncated_json": lambda r: json.dumps(r).encode()[:40],
+    "html": lambda r: b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+    "choices_string": lambda r: json.dumps(r | {"choices": "oops"}).encode(),
+    "choices_empty_object": lambda r: json.dumps(r | {"choices": [{}]}).encode(),
+    "choices_null": lambda r: json.dumps(r | {"choices": None}).encode(),
+    "message_list": lambda r: json.dumps(r | {"choices": [{"index": 0, "message": []}]}).encode(),
+    "usage_string": lambda r: json.dumps(r | {"usage": {"prompt_tokens": "abc", "completion_tokens": 1}}).encode(),
+    "usage_negative": lambda r: json.dumps(r | {"usage": {"prompt_tokens": -5, "completion_tokens": 1}}).encode(),
+    "huge_integer": lambda r: (
+        json.dumps(r | {"usage": {"prompt_tokens": 0}})
+        .encode()
+        .replace(b'"prompt_tokens": 0', b'"prompt_tokens": ' + b"9" * 5000)
+    ),
+    "deep_nesting": lambda r: b"[" * _DEEP + b"]" * _DEEP,
+    "deep_garbage": lambda r: json.dumps(r | {"choices": [functools.reduce(lambda x, _: [x], range(20), {})]}).encode(),
+    "content_integer": lambda r: json.dumps(_with_content(r, 42)).encode(),
+    "content_object": lambda r: json.dumps(_with_content(r, {"liked": 0})).encode(),
+    "huge_reply": lambda r: json.dumps(_with_content(r, "x" * 10_000_000)).encode(),
+    "nan_usage": lambda r: json.dumps(r).encode().replace(b'"total_tokens": ', b'"total_tokens": NaN, "x": '),
+}
+_HOSTILE_EMBEDDINGS = ("nan_embedding", "wrong_width_embedding")
+HOSTILE_KINDS = tuple(_HOSTILE_CHAT) + _HOSTILE_EMBEDDINGS
+RESPONSE_FORMATS = ("json_schema", "json_object_schema", "json_object")
+
+
+def _with_content(reply: dict, content: Any) -> dict:
+    choice = dict(reply["choices"][0], message={"role": "assistant", "content": content})
+    return reply | {"choices": [choice]}
+
+
+def _format_kind(body: dict) -> tuple[str | None, dict | None]:
+    """``(kind, schema)`` of a request's ``response_format`` (kind ``None``: plain text)."""
+    fmt = body.get("response_format")
+    if not isinstance(fmt, dict) or fmt.get("type") in (None, "text"):
+        return None, None
+    if fmt.get("type") == "json_schema":
+        spec = fmt.get("json_schema") if isinstance(fmt.get("json_schema"), dict) else {}
+        return "json_schema", spec.get("schema")
+    if fmt.get("type") == "json_object":
+        return ("json_object_schema", fmt["schema"]) if isinstance(fmt.get("schema"), dict) else ("json_object", None)
+    return str(fmt.get("type")), None
+
+
+def schema_instance(schema: dict) -> Any:
+    """A (minimal) value that follows a JSON schema of the subset in :mod:`.schemas`."""
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        return {k: schema_instance(v) for k, v in schema.get("properties", {}).items()}
+    return {"integer": 0, "number": 0.0, "string": "unknown", "boolean": False, "array": []}.get(kind)
+
+
 _POOLS = {
     "director": ["Alice Rivera", "Bruno Keller", "Chen Wei", "Dana Okafor", "Emil Novak", "Farah Haddad"],
     "country": ["USA", "France", "Japan", "India", "Brazil", "Germany", "Nigeria"],
@@ -145,6 +213,9 @@ class MockOpenAIServer:
         timeout_sleep: seconds a ``timeout`` fault sleeps before answering.
         embedding_dim: default embedding size (a request's ``dimensions`` overrides it).
         require_api_key: answer 401 unless ``Authorization: Bearer <this>`` (compared, never stored).
+        response_formats: ``response_format`` kinds understood (:data:`RESPONSE_FORMATS`); others get 400.
+        unconstrained: ``"exact"`` (default) or ``"sloppy"``: answers without a schema miss a key.
+        retry_after: ``Retry-After`` header of ``rate_limit`` faults (seconds or an HTTP-date).
     """
 
     def __init__(
@@ -158,12 +229,24 @@ class MockOpenAIServer:
         timeout_sleep: float = 5.0,
         embedding_dim: int = 64,
         require_api_key: str | None = None,
+        response_formats: Sequence[str] = RESPONSE_FORMATS,
+        unconstrained: str = "exact",
+        retry_after: str = "0",
     ):
-        bad = sorted(set(faults or ()) - set(FAULT_KINDS))
+        bad = sorted(set(faults or ()) - set(FAULT_KINDS) - set(HOSTILE_KINDS))
+        bad += sorted(set(response_formats) - set(RESPONSE_FORMATS)) + (
+            [unconstrained] * (unconstrained not in ("exact", "sloppy"))
+        )
         if bad or not 0.0 <= fault_rate <= 1.0 or latency < 0:
             raise ValueError(
-                f"invalid mock settings: faults {bad} (known {FAULT_KINDS}), fault_rate={fault_rate}, latency={latency}"
+                f"invalid mock settings: {bad} (faults: {FAULT_KINDS + HOSTILE_KINDS}, response formats: "
+                f"{RESPONSE_FORMATS}, unconstrained: exact|sloppy), fault_rate={fault_rate}, latency={latency}"
             )
+        self.response_formats, self.unconstrained, self.retry_after = (
+            tuple(response_formats),
+            unconstrained,
+            retry_after,
+        )
         self.latency, self.fault_rate, self.seed = latency, fault_rate, seed
         self.faults = tuple(faults) if faults is not None else FAULT_KINDS
         self.timeout_sleep, self.embedding_dim = timeout_sleep, embedding_dim
@@ -238,8 +321,10 @@ class MockOpenAIServer:
             return None
         applicable = set(_TRANSPORT_FAULTS)
         if path.endswith("/chat/completions"):
-            applicable.add("malformed")
+            applicable |= {"malformed", *_HOSTILE_CHAT}
             applicable |= {"out_of_candidates", "duplicate"} if task == "implicit_feedback" else {"schema"}
+        else:
+            applicable |= set(_HOSTILE_EMBEDDINGS)
         choices = [f for f in self.faults if f in applicable]
         if not choices:
             return None
@@ -251,7 +336,12 @@ class MockOpenAIServer:
     # -------------------------------------------------------------- answers
     def chat(self, body: dict, fault: str | None) -> dict:
         messages = body.get("messages", [])
+        _kind, schema = _format_kind(body)
         answer = mock_chat_answer(messages)
+        if schema is not None and "answer" in answer and len(answer) == 1:  # no <data>: e.g. the probe
+            answer = schema_instance(schema)
+        elif schema is None and self.unconstrained == "sloppy" and len(answer) > 1:
+            answer.pop(sorted(answer)[0])
         if fault == "out_of_candidates":
             answer["liked"] = 10_000
         elif fault == "duplicate":
@@ -276,7 +366,7 @@ class MockOpenAIServer:
             },
         }
 
-    def embeddings(self, body: dict) -> dict:
+    def embeddings(self, body: dict, fault: str | None = None) -> dict:
         inputs = body.get("input", [])
         inputs = [inputs] if isinstance(inputs, str) else [str(x) for x in inputs]
         dim = int(body.get("dimensions") or self.embedding_dim)
@@ -285,6 +375,10 @@ class MockOpenAIServer:
             vec: Any = _embedding(text, dim)
             if body.get("encoding_format") == "base64":
                 vec = base64.b64encode(struct.pack(f"<{dim}f", *vec)).decode()
+            if fault == "nan_embedding" and j == 0:
+                vec = [math.nan] + vec[1:]
+            elif fault == "wrong_width_embedding" and j == 0:
+                vec = vec[:-1]
             data.append({"object": "embedding", "index": j, "embedding": vec})
         tokens = sum(_tokens(t) for t in inputs)
         return {
@@ -318,8 +412,8 @@ def _make_handler(server: MockOpenAIServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, fmt: str, *args: Any) -> None:  # no stderr chatter; no headers logged
             log.debug("mock: " + fmt, *args)
 
-        def _send(self, status: int, payload: dict, extra: dict | None = None) -> None:
-            data = json.dumps(payload).encode()
+        def _send(self, status: int, payload: dict | bytes, extra: dict | None = None) -> None:
+            data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -357,6 +451,9 @@ def _make_handler(server: MockOpenAIServer) -> type[BaseHTTPRequestHandler]:
             if path not in ("/v1/chat/completions", "/v1/embeddings"):
                 return self._send(*_error(404, f"no route POST {path}", "not_found"))
             task = None
+            kind, _schema = _format_kind(body)
+            if kind is not None and kind not in server.response_formats:
+                return self._send(*_error(400, f"response_format {kind} is not supported", "invalid_request_error"))
             if path == "/v1/chat/completions":
                 user = next((m.get("content", "") for m in body.get("messages", []) if m.get("role") == "user"), "")
                 task = (extract_data_block(user) or {}).get("task") if isinstance(user, str) else None
@@ -370,14 +467,17 @@ def _make_handler(server: MockOpenAIServer) -> type[BaseHTTPRequestHandler]:
         def _answer(self, path: str, body: dict, fault: str | None) -> None:
             time.sleep(server.latency)
             if fault == "rate_limit":
-                return self._send(*_error(429, "rate limited (injected)", "rate_limit_error"), {"Retry-After": "0"})
+                return self._send(
+                    *_error(429, "rate limited (injected)", "rate_limit_error"), {"Retry-After": server.retry_after}
+                )
             if fault == "server_error":
                 return self._send(*_error(500, "internal error (injected)", "server_error"))
             if fault == "timeout":
                 time.sleep(server.timeout_sleep)
             if path == "/v1/embeddings":
-                return self._send(200, server.embeddings(body))
-            return self._send(200, server.chat(body, fault))
+                return self._send(200, json.dumps(server.embeddings(body, fault), allow_nan=True).encode())
+            reply = server.chat(body, fault)
+            return self._send(200, _HOSTILE_CHAT[fault](reply) if fault in _HOSTILE_CHAT else reply)
 
     return Handler
 
