@@ -37,7 +37,8 @@ pytestmark = pytest.mark.slow
 
 
 def _wheel_dir() -> Path | None:
-    for cand in (os.environ.get("RECDENOISE_WHEELS_DIR"), REPO.parent / "shared" / "wheels", "/work/shared/wheels"):
+    local = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "recdenoise" / "wheels"  # scripts/build-llama-wheel.sh
+    for cand in (os.environ.get("RECDENOISE_WHEELS_DIR"), local, REPO.parent / "shared" / "wheels", "/work/shared/wheels"):
         if cand and (Path(cand) / WHEEL).is_file():
             return Path(cand)
     return None
@@ -84,7 +85,7 @@ def llama_server():
             raise
         pytest.skip(
             "the installed llama-cpp-python binary uses CPU instructions this machine lacks (SIGILL: the prebuilt "
-            "wheel needs AVX-512); build it here: pip install --no-binary llama-cpp-python 'llama-cpp-python[server]==0.3.36'"
+            "wheel needs AVX-512); build one for this machine with scripts/build-llama-wheel.sh (10-40 min)"
         )
 
 
