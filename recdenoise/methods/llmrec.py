@@ -60,7 +60,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-@dataclass
+
+@dataclass(frozen=True)
 class LLMRecOptions:
     """Options of the LLMRec recipe (``--method llmrec``): the one place their defaults live.
 
