@@ -49,6 +49,8 @@ class MethodParts:
         callbacks: extra trainer callbacks.
         model: the model to train: the one given, or a wrapper around it (LLMRec's feature fusion).
         graph: the graph to propagate over: the training graph, or an augmented one.
+        make_optimizer: ``make_optimizer(params, lr) -> Optimizer`` when the method prescribes
+            its optimiser (PLD's ``optimizer="adamw"``); ``None``: the trainer's Adam.
     """
 
     sampler: Sampler
@@ -56,6 +58,7 @@ class MethodParts:
     callbacks: list["Callback"] = field(default_factory=list)
     model: Optional["Recommender"] = None
     graph: Optional[BipartiteGraph] = None
+    make_optimizer: Optional[Callable[[list, float], torch.optim.Optimizer]] = None
 
 
 @dataclass(frozen=True)
