@@ -188,9 +188,9 @@ def resolve_run_method(config: RunConfig) -> tuple[str, dict[str, Any]]:
     if config.augment.dir is not None:
         if name in ("bpr", "bce"):
             name, options = "llmrec", {"loss": name, **options}
-        elif name != "llmrec":
+        elif name not in ("llmrec", "llmrec-reference"):
             raise ConfigError(
-                f"--augment trains the LLMRec recipe (method llmrec, or bpr/bce as its loss); "
+                f"--augment trains the LLMRec recipe (method llmrec or llmrec-reference, or bpr/bce as its loss); "
                 f"method {name!r} cannot be combined with it"
             )
         options.update(config.augment.options)
