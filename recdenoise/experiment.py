@@ -143,12 +143,14 @@ def run_experiment(
     cbs.append(LogMetrics())
     if out is not None:
         cbs.append(Checkpoint(out / CHECKPOINT_FILE, every=cfg.train.checkpoint_every))
+    optimizer = parts.make_optimizer([*parts.model.parameters(), *parts.objective.parameters()], cfg.train.lr) if parts.make_optimizer else None
     trainer = Trainer(
         parts.model,
         parts.graph,
         parts.sampler,
         parts.objective,
         lr=cfg.train.lr,
+        optimizer=optimizer,
         evaluator=evaluator,
         valid=split.valid if len(split.valid) else None,
         train=split.train,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,7 @@ if TYPE_CHECKING:  # the writer only reads outcomes' fields
 
 __all__ = [
     "EDGES_FILE",
+    "ATTRIBUTE_FIELD_PATTERN",
     "EDGES_NPZ",
     "MANIFEST_FILE",
     "FAILURES_FILE",
@@ -82,6 +84,11 @@ FEATURE_FILES: dict[str, tuple[str, str]] = {
 }
 """Feature name -> (side, file name) in an augment dir; a missing file means "not produced"."""
 
+ATTRIBUTE_FIELD_PATTERN = r"item_attribute_([A-Za-z0-9]+)_features\.npy"
+"""Per-field item-attribute matrices ``item_attribute_<field>_features.npy``, one ``[I, F]`` per
+field (LLMRec embeds each attribute field separately); the concatenated
+``item_attribute_features.npy`` stays the fallback."""
+
 _EDGE_COLUMNS = ("user", "pos_item", "neg_item")
 _RAW_COLUMNS = {"user": "user_id", "pos_item": "pos_item_id", "neg_item": "neg_item_id"}
 
@@ -94,6 +101,8 @@ class AugmentData:
         users, pos_items, neg_items: ``int64 [N_A]`` augmented triples (contiguous ids).
         features: feature name -> ``float32 [U or I, F]`` (only the files present).
         path: the augment dir.
+        attribute_fields: attribute field -> ``float32 [I, F]`` from the per-field files, sorted
+            by field name (empty when the writer produced none).
     """
 
     users: np.ndarray
@@ -101,6 +110,7 @@ class AugmentData:
     neg_items: np.ndarray
     features: dict[str, np.ndarray] = field(default_factory=dict)
     path: Optional[Path] = None
+    attribute_fields: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def num_edges(self) -> int:
@@ -219,8 +229,15 @@ def load_augment_dir(path: str | Path, train: Interactions, *, require_edges: bo
     for name, (side, file_name) in FEATURE_FILES.items():
         if (root / file_name).is_file():
             features[name] = _read_feature(root / file_name, side, train)
-    logger.info("augment dir %s: %d augmented triples, features %s", root, users.shape[0], sorted(features))
-    return AugmentData(users, pos, neg, features, root)
+    fields = {}
+    for file in sorted(root.iterdir()):
+        match = re.fullmatch(ATTRIBUTE_FIELD_PATTERN, file.name)
+        if match:
+            fields[match.group(1)] = _read_feature(file, "item", train)
+    logger.info(
+        "augment dir %s: %d augmented triples, features %s, attribute fields %s", root, users.shape[0], sorted(features), sorted(fields)
+    )
+    return AugmentData(users, pos, neg, features, root, fields)
 
 
 # ---------------------------------------------------------------- writers
