@@ -84,7 +84,7 @@ def test_trains_with_the_trainer(split, method):
     history = trainer.fit(3).history
     assert history[-1]["loss"] < history[0]["loss"]
     if method == "elr":  # the targets are checkpointed with the objective
-        assert "targets" in trainer.state_dict()["objective"]
+        assert "reducer.targets" in trainer.state_dict()["objective"]
 
 
 @pytest.mark.parametrize(

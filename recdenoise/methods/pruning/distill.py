@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ...errors import ConfigError
-from ...losses.objective import LossOutput, PairwiseObjective, embedding_l2
+from ...losses.objective import LossOutput, PairwiseObjective
 from ...scoring import pair_scores
 from ..registry import MethodContext, MethodParts, register_method
 from .builders import pruned_parts
@@ -79,17 +79,17 @@ class DistillObjective(PairwiseObjective):
     """
 
     def __init__(self, teacher_user: torch.Tensor, teacher_item: torch.Tensor, reg_weight: float = 1e-4, alpha: float = 0.5, temperature: float = 1.0):
-        super().__init__("bpr", reg_weight)
         if not 0.0 <= alpha <= 1.0:
             raise ConfigError(f"option alpha must be in [0, 1], got {alpha!r}")
+        super().__init__("bpr", reg_weight, reducer=_ScaledMean(1 - alpha))
         if temperature <= 0:
             raise ConfigError(f"option temperature must be > 0, got {temperature!r}")
         self.teacher_user, self.teacher_item = teacher_user.detach(), teacher_item.detach()
         self.alpha, self.temperature = alpha, temperature
 
     def forward(self, model, user_emb, item_emb, batch, step, graph=None) -> LossOutput:
+        out = super().forward(model, user_emb, item_emb, batch, step)  # (1 - alpha) * BPR + L2
         pos, neg = self.scores(user_emb, item_emb, batch)
-        per_example = self.loss_fn(pos, neg)
         tu, ti = self.teacher_user.to(pos.device), self.teacher_item.to(pos.device)
         t_pos, t_neg = pair_scores(tu, ti, batch.users, batch.pos_items), pair_scores(tu, ti, batch.users, batch.neg_items)
         if neg.dim() == 1:
@@ -97,14 +97,26 @@ class DistillObjective(PairwiseObjective):
         temp = self.temperature
         student = (pos.unsqueeze(-1) - neg) / temp
         target = torch.sigmoid((t_pos.unsqueeze(-1) - t_neg) / temp)
-        kd = F.binary_cross_entropy_with_logits(student, target, reduction="none").mean(-1) * temp**2
-        loss = ((1 - self.alpha) * per_example + self.alpha * kd).mean()
-        stats = {"loss": loss.detach(), "kd": kd.mean().detach()}
-        if self.reg_weight > 0:
-            reg = self.reg_weight * embedding_l2(model, batch)
-            loss = loss + reg
-            stats["reg"] = reg.detach()
-        return LossOutput(loss, per_example.detach(), None, stats)
+        kd = F.binary_cross_entropy_with_logits(student, target, reduction="none").mean(-1).mean() * temp**2
+        out.loss = out.loss + self.alpha * kd
+        out.stats["kd"] = kd.detach()
+        return out
+
+
+class _ScaledMean:
+    """Reducer: ``scale`` times the plain mean."""
+
+    def __init__(self, scale: float):
+        self.scale = scale
+
+    def __call__(self, losses, batch, step, pos_scores):
+        return self.scale * losses.mean(), None
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
 
 
 @register_method("kd", KDOptions)

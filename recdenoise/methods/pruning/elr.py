@@ -11,8 +11,8 @@ implausible early (likely noise) are not memorised later:
     \mathcal{L} = \frac{1}{B}\sum_r \ell_r + \frac{\lambda}{B} \sum_r \log\big(1 - \langle \mathbf{p}_r, \mathbf{t}_r\rangle\big),
     \qquad \langle \mathbf{p}, \mathbf{t}\rangle = p t + (1 - p)(1 - t)
 
-with the binary "class" vectors :math:`\mathbf{p} = (p, 1-p)`, :math:`p = \sigma(\hat y_{ui} - \hat y_{uj})`
-(BPR, averaged over negatives) or :math:`\sigma(\hat y_{ui})` (BCE).
+with the binary "class" vectors :math:`\mathbf{p} = (p, 1-p)` and :math:`p_r = e^{-\ell_r}` the
+model's likelihood of the row's labels (:math:`\sigma(\hat y_{ui} - \hat y_{uj})` for BPR with one negative).
 """
 
 from __future__ import annotations
@@ -22,14 +22,15 @@ from typing import Optional
 
 import numpy as np
 import torch
+from torch import nn
 
 from ...errors import ConfigError
-from ...losses.objective import LossOutput, PairwiseObjective, embedding_l2
+from ...losses.objective import PairwiseObjective
 from ...samplers import UniformSampler
 from ..registry import MethodContext, MethodParts, register_method
-from .scores import detection_auc, positive_probability
+from .scores import detection_auc
 
-__all__ = ["ELROptions", "ELRObjective"]
+__all__ = ["ELROptions", "ELRReducer", "ELRObjective"]
 
 EPS = 1e-4  # the reference code clamps probabilities to [1e-4, 1 - 1e-4]
 
@@ -51,12 +52,15 @@ class ELROptions:
     num_negatives: int = 1
 
 
-class ELRObjective(PairwiseObjective):
-    """Pairwise/pointwise loss + the ELR term over per-interaction targets.
+class ELRReducer(nn.Module):
+    """Mean loss + the ELR term over per-interaction targets (a reducer of :class:`PairwiseObjective`).
 
-    The targets ``[N]`` (and which rows were seen) are buffers, so they are checkpointed with
-    the objective. A target starts at the interaction's first predicted probability (the paper
-    starts at 0, which in the binary case would push every positive down on its first visit).
+    The probability of a row is the model's likelihood of the example's labels,
+    :math:`p_r = e^{-\ell_r}`: :math:`\sigma(\hat y_{ui} - \hat y_{uj})` for BPR with one negative
+    (the geometric mean over negatives with several), :math:`\sigma(\hat y_{ui})\prod_j(1 - \sigma(\hat y_{uj}))^{1/n}`
+    for BCE. Targets ``[N]`` and which rows were seen are buffers, so they are checkpointed with
+    the objective. A target starts at the row's first probability (the paper starts at 0, which in
+    the binary case would push every positive down on its first visit).
 
     Args:
         num_interactions: ``N``, the rows ``batch.rows`` index into.
@@ -64,11 +68,11 @@ class ELRObjective(PairwiseObjective):
         is_noise: optional ``bool [N]`` labels, only for :meth:`summary`.
 
     Shapes:
-        batch.rows ``[B]`` (required); per-example losses ``[B]``.
+        losses ``[B]``, batch.rows ``[B]`` (required) -> scalar.
     """
 
-    def __init__(self, num_interactions: int, loss: str = "bpr", reg_weight: float = 1e-4, lam: float = 3.0, beta: float = 0.7, is_noise: Optional[np.ndarray] = None):
-        super().__init__(loss, reg_weight)
+    def __init__(self, num_interactions: int, lam: float = 3.0, beta: float = 0.7, is_noise: Optional[np.ndarray] = None):
+        super().__init__()
         if lam < 0:
             raise ConfigError(f"option lam must be >= 0, got {lam!r}")
         if not 0.0 <= beta < 1.0:
@@ -78,28 +82,17 @@ class ELRObjective(PairwiseObjective):
         self.register_buffer("targets", torch.zeros(num_interactions))
         self.register_buffer("seen", torch.zeros(num_interactions, dtype=torch.bool))
 
-    def forward(self, model, user_emb, item_emb, batch, step, graph=None) -> LossOutput:
+    def forward(self, losses: torch.Tensor, batch, step: int, pos_scores: torch.Tensor):
         if batch.rows is None:
             raise ConfigError("ELR needs batch.rows (the training row of each positive): use a sampler that sets them")
-        pos, neg = self.scores(user_emb, item_emb, batch)
-        per_example = self.loss_fn(pos, neg)
-        neg2 = neg if neg.dim() == 2 else neg.unsqueeze(-1)
-        p = positive_probability(pos, neg2, self.loss_name).mean(-1).clamp(EPS, 1 - EPS)
+        p = torch.exp(-losses).clamp(EPS, 1 - EPS)
         with torch.no_grad():
-            rows = batch.rows
-            fresh = p.detach()
+            rows, fresh = batch.rows, p.detach()
             target = torch.where(self.seen[rows], self.beta * self.targets[rows] + (1 - self.beta) * fresh, fresh)
             self.targets[rows] = target
             self.seen[rows] = True
         agreement = p * target + (1 - p) * (1 - target)
-        elr = torch.log((1 - agreement).clamp_min(EPS * EPS)).mean()
-        loss = per_example.mean() + self.lam * elr
-        stats = {"loss": loss.detach(), "elr": elr.detach()}
-        if self.reg_weight > 0:
-            reg = self.reg_weight * embedding_l2(model, batch)
-            loss = loss + reg
-            stats["reg"] = reg.detach()
-        return LossOutput(loss, per_example.detach(), None, stats)
+        return losses.mean() + self.lam * torch.log((1 - agreement).clamp_min(EPS * EPS)).mean(), None
 
     def summary(self) -> dict:
         """``lam``, ``beta``, rows seen and, with labels, ``detection_auc`` of ``1 - target``."""
@@ -108,6 +101,16 @@ class ELRObjective(PairwiseObjective):
             noisy = torch.from_numpy(self.is_noise).to(self.seen.device)[self.seen]
             out["detection_auc"] = detection_auc(1 - self.targets[self.seen], noisy)
         return out
+
+
+class ELRObjective(PairwiseObjective):
+    """:class:`PairwiseObjective` with an :class:`ELRReducer`; ``summary()`` is the reducer's."""
+
+    def __init__(self, num_interactions: int, loss: str = "bpr", reg_weight: float = 1e-4, lam: float = 3.0, beta: float = 0.7, is_noise: Optional[np.ndarray] = None):
+        super().__init__(loss, reg_weight, reducer=ELRReducer(num_interactions, lam, beta, is_noise))
+
+    def summary(self) -> dict:
+        return self.reducer.summary()
 
 
 @register_method("elr", ELROptions)

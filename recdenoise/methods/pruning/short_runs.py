@@ -73,16 +73,10 @@ def train_proxy(
     return model
 
 
-@torch.no_grad()
 def proxy_embeddings(model: "Recommender", graph: Optional[BipartiteGraph]) -> tuple[torch.Tensor, torch.Tensor]:
     """Final ``(user_emb [U, D], item_emb [I, D])`` in eval mode, detached."""
-    was_training = model.training
-    model.eval()
-    try:
-        user_emb, item_emb = model(graph)
-    finally:
-        model.train(was_training)
-    return user_emb.detach(), item_emb.detach()
+    scorer = model.scorer(graph)
+    return scorer.user_emb, scorer.item_emb
 
 
 def scoring_negatives(train: Interactions, num_negatives: int, seed: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
