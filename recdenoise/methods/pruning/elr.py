@@ -53,7 +53,7 @@ class ELROptions:
 
 
 class ELRReducer(nn.Module):
-    """Mean loss + the ELR term over per-interaction targets (a reducer of :class:`PairwiseObjective`).
+    r"""Mean loss + the ELR term over per-interaction targets (a reducer of :class:`PairwiseObjective`).
 
     The probability of a row is the model's likelihood of the example's labels,
     :math:`p_r = e^{-\ell_r}`: :math:`\sigma(\hat y_{ui} - \hat y_{uj})` for BPR with one negative
