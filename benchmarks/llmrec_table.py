@@ -130,7 +130,7 @@ def markdown(rows: dict[str, list[dict]], title: str) -> str:
 def augment_notes(augment_dir: Path, data_dir: Path, split_seed: int) -> list[str]:
     """How many triples the dir holds and how many of their positives are held-out items."""
     from recdenoise.data.registry import prepare_data
-    from recdenoise.llmrec import load_augment_dir
+    from recdenoise.methods.llmrec import load_augment_dir
 
     split, _ = prepare_data("ml-100k", data_dir, seed=split_seed)
     data = load_augment_dir(augment_dir, split.train)

@@ -29,7 +29,7 @@ from _common import default_data_dir  # noqa: E402
 
 from recdenoise.bench.snapshots import loss_snapshots  # noqa: E402
 from recdenoise.config import RunConfig, apply_overrides  # noqa: E402
-from recdenoise.experiment import prepare_run_data  # noqa: E402
+from recdenoise.data.pipeline import prepare_run_data  # noqa: E402
 from recdenoise.reporting.plots import auc_noisy_vs_clean, plot_loss_distributions, within_user_percentile  # noqa: E402
 
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         {"data.dataset": args.dataset, "data.data_dir": str(args.data_dir), "noise.kind": args.noise_kind,
          "noise.ratio": args.noise_ratio if args.noise_kind == "injected" else 0.0, "seed": args.seed},
     )  # fmt: skip
-    split, _info, noise = prepare_run_data(cfg)
+    split, _info, noise = prepare_run_data(cfg.data, cfg.noise, cfg.seed)
     noise_label = f"{args.noise_ratio:.0%} injected" if args.noise_kind == "injected" else "natural (rating < 3)"
     tag = f"{args.dataset}" if args.noise_kind == "injected" else f"{args.dataset}_natural"
     print(f"{args.dataset}: {len(split.train)} training rows, {noise['num_noisy']} noisy ({noise['noisy_share']:.3f}, {noise_label})")

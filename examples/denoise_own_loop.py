@@ -14,11 +14,12 @@ import torch
 
 from recdenoise.data import make_synthetic, ratio_split
 from recdenoise.data.noise import add_noise
-from recdenoise.diagnostics import NoiseDiagnostics
 from recdenoise.graph import BipartiteGraph
 from recdenoise.losses import PairwiseObjective, TruncatedReducer
 from recdenoise.models import LightGCN
-from recdenoise.samplers import PairScorer, PLDSampler
+from recdenoise.samplers import PLDSampler
+from recdenoise.scoring import EmbeddingScorer
+from recdenoise.training.diagnostics import NoiseDiagnostics
 
 torch.manual_seed(0)
 split = ratio_split(make_synthetic(300, 400, interactions_per_user=25, seed=0).interactions, seed=0)
@@ -36,13 +37,13 @@ step = 0
 for epoch in range(10):
     for batch in sampler.batches(epoch):
         user_emb, item_emb = model(graph)  # one propagation per step
-        batch = sampler.select(batch, PairScorer(user_emb, item_emb), epoch)  # PLD picks the positives
-        out = objective(model, user_emb, item_emb, batch, step)  # T-CE drops the largest losses
+        batch = sampler.select(batch, EmbeddingScorer(user_emb, item_emb), epoch)  # PLD picks the positives
+        out = objective(model, user_emb, item_emb, batch, step, graph=graph)  # T-CE drops the largest losses
         optimizer.zero_grad()
         out.loss.backward()
         optimizer.step()
         step += 1
-        diagnostics.update(batch.rows, out.per_example, out.weights, sampler.last_selection)
+        diagnostics.update(batch.rows, out.per_example, out.weights, batch.selection)  # PLD's pools ride on the batch
     m = diagnostics.end_epoch(epoch)
     print(
         f"epoch {epoch + 1}: loss {out.loss.item():.4f}, noisy share optimised "

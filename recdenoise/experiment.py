@@ -196,6 +196,11 @@ def check_run(cfg: RunConfig, split: Split, device: torch.device) -> None:
     """What the config alone cannot know: cut-offs and the monitored metric against the data,
     and the memory the run needs against what ``device`` has (:mod:`recdenoise.training.preflight`)."""
     train = split.train
+    if len(train) == 0 or train.num_items == 0 or train.num_users == 0:
+        raise ConfigError(
+            f"no training interactions are left after preprocessing (--rating-threshold {cfg.data.rating_threshold}, "
+            f"--k-core {cfg.data.k_core}); lower them or check the data"
+        )
     ks = tuple(cfg.eval.ks)
     if ks and max(ks) > train.num_items:
         raise ConfigError(f"--ks {','.join(map(str, ks))}: a cut-off of {max(ks)} exceeds the {train.num_items} items of the data; lower --ks")
@@ -244,6 +249,8 @@ def load_run(path: str | Path, *, device: str | None = None, data_dir: str | Non
         data_dir: override the recorded data folder (the files must be the same).
     """
     path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"--checkpoint {path} has no run.json (no such file or folder); pass a run folder or its model.pt")
     folder = path if path.is_dir() else path.parent
     record, cfg = records.read_record(folder)
     if device is not None:

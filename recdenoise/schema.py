@@ -17,7 +17,7 @@ from typing import Any, Mapping, Union
 
 from .errors import ConfigError
 
-__all__ = ["build_dataclass", "to_plain"]
+__all__ = ["build_dataclass", "coerce_field", "to_plain"]
 
 
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
@@ -85,6 +85,11 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         return value
     name = getattr(tp, "__name__", str(tp))
     raise ConfigError(f"{where}: expected {name}, got {value!r} ({type(value).__name__})")
+
+
+def coerce_field(cls: type, name: str, value: Any, where: str) -> Any:
+    """``value`` converted to the type of field ``name`` of dataclass ``cls`` (``where`` names it in errors)."""
+    return _coerce(value, typing.get_type_hints(cls)[name], where)
 
 
 def build_dataclass(cls: type, values: Mapping[str, Any], where: str = "", label: str = "config key") -> Any:

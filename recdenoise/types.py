@@ -78,6 +78,9 @@ class TripletBatch:
 class Scorer(Protocol):
     """Scores items for users from a trained model (no gradients).
 
+    The evaluator only calls ``scorer(users)``, so any callable ``users [B] -> [B, I]`` (a
+    lambda over two embedding tables) works there; samplers also call :meth:`pairs`.
+
     Shapes:
         ``scorer(users [B]) -> [B, I]`` (full ranking); ``scorer.pairs(users, items)``
         broadcasts ``users`` against ``items`` (e.g. ``[B, 1]`` x ``[B, k]`` -> ``[B, k]``).

@@ -23,6 +23,7 @@ __all__ = [
     "atomic_write",
     "atomic_write_text",
     "atomic_write_json",
+    "atomic_torch_save",
     "sha256_file",
 ]
 
@@ -100,6 +101,33 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> None:
+    """``torch.save`` through :func:`atomic_write`; an ``OSError`` that torch wraps in a
+    ``RuntimeError`` (disk full inside its zip writer) is raised as that ``OSError`` for ``path``."""
+    try:
+        with atomic_write(path, "wb") as fh:
+            torch.save(obj, fh)
+    except RuntimeError as exc:
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, OSError) and cause.errno:
+            raise OSError(cause.errno, os.strerror(cause.errno), str(path)) from exc
+        if "unexpected pos" in str(exc) or "write" in str(exc).lower():  # torch's zip writer lost bytes
+            free = _free_bytes(Path(path).parent)
+            if free is not None and free < 1 << 20:
+                import errno as _errno
+
+                raise OSError(_errno.ENOSPC, os.strerror(_errno.ENOSPC), str(path)) from exc
+        raise
+
+
+def _free_bytes(folder: Path) -> int | None:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

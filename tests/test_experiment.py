@@ -13,6 +13,8 @@ from recdenoise.cli import main
 from recdenoise.config import RunConfig, apply_overrides
 from recdenoise.errors import CheckpointError
 from recdenoise.experiment import load_run, run_experiment
+from recdenoise.methods import method_options
+from recdenoise.samplers import PLDOptions
 from recdenoise.training.callbacks import Callback
 
 SMALL = {"num_users": 120, "num_items": 150, "interactions_per_user": 20}
@@ -79,7 +81,7 @@ def test_resume_after_crash_equals_uninterrupted(tmp_path, overrides):
     with pytest.raises(KeyboardInterrupt):
         run_experiment(cfg, callbacks=(CrashAt(4),))
     interrupted = json.loads((cfg.output_dir / "run.json").read_text())
-    assert interrupted["status"] == "running"
+    assert interrupted["status"] == "interrupted"  # Ctrl-C is recorded (reporting.records)
     resumed = run_experiment(cfg, resume=True, callbacks=(CrashAt(None),))
     assert resumed.record["resumed_from_epoch"] == 3
     assert resumed.test.metrics == full.test.metrics
@@ -157,6 +159,18 @@ def test_cli_flags_and_config_file(tmp_path, capsys):
     cfg = record["config"]
     assert cfg["model"] == {"name": "mf", "embedding_dim": 8, "num_layers": 3}
     assert cfg["train"]["epochs"] == 3 and cfg["train"]["lr"] == 0.01
-    assert cfg["method"] == {"name": "pld", "options": {"k": 3, "warmup": 1}}
+    assert cfg["method"]["name"] == "pld"
+    # the values as PLD reads them (the record holds typed values: test_method_flags_are_recorded_typed)
+    assert method_options("pld", cfg["method"]["options"]) == PLDOptions(k=3, warmup=1)
+    assert set(cfg["method"]["options"]) == {"k", "warmup"}
     assert record["noise"]["kind"] == "injected" and record["diagnostics"]["epochs"]
     assert "noise: injected" in capsys.readouterr().out
+
+
+def test_method_flags_are_recorded_typed(tmp_path, capsys):
+    out = tmp_path / "r"
+    common = ["train", "--dataset", "synthetic", "--data-option", "num_users=40", "--data-option", "num_items=50",
+              "--model", "mf", "--method", "pld", "--no-progress", "--output", str(out)]  # fmt: skip
+    assert main([*common, "--epochs", "1", "--pld-k", "3"]) == 0
+    assert json.loads((out / "run.json").read_text())["config"]["method"]["options"] == {"k": 3}
+    assert main([*common, "--epochs", "2", "--option", "k=3", "--resume"]) == 0  # the same settings

@@ -28,6 +28,17 @@ def cmd_bench_denoise(args: argparse.Namespace) -> int:
         if not dot:
             raise RecDenoiseError(f"--option {key}={value}: write METHOD.OPTION=VALUE, e.g. pld.k=5")
         method_options.setdefault(method, {})[option] = value
+    from ..methods.registry import method_options as typed_options
+
+    for method, options in method_options.items():  # unknown methods/options and bad values: before any cell runs
+        if method not in args.methods:
+            raise RecDenoiseError(f"--option {method}.…: method {method!r} is not in --methods {','.join(args.methods)}")
+        try:
+            typed_options(method, options)
+        except (ValueError, TypeError) as exc:
+            if isinstance(exc, RecDenoiseError):
+                raise
+            raise RecDenoiseError(f"--option {method}.{','.join(options)}: {exc}") from exc
     grid = DenoiseGrid(
         args.datasets,
         base,

@@ -114,7 +114,7 @@ def config_from_args(args: argparse.Namespace):
             continue
         if owner != method:
             raise RecDenoiseError(f"{flag} is an option of method {owner!r}, but the method is {method!r}; add --method {owner}")
-        options[option] = value
+        options[option] = _typed_option(owner, option, value, flag)
     options.update(dict(args.option))
     if options != base.method.options:
         overrides["method.options"] = options
@@ -122,7 +122,7 @@ def config_from_args(args: argparse.Namespace):
     for flag, (option, _help) in _AUGMENT_FLAGS.items():
         value = getattr(args, _dest(flag))
         if value is not None:
-            aug_options[option] = value
+            aug_options[option] = _typed_option("llmrec", option, value, flag)
     aug_options.update(dict(args.augment_option))
     if aug_options != base.augment.options:
         overrides["augment.options"] = aug_options
@@ -146,10 +146,23 @@ def config_from_args(args: argparse.Namespace):
     return cfg
 
 
+def _typed_option(method: str, option: str, value: str, flag: str) -> Any:
+    """A shorthand flag's string converted to the option's type (so run.json records ``3``, not ``"3"``)."""
+    from ..methods import get_method
+    from ..schema import coerce_field
+
+    return coerce_field(get_method(method).options, option, value, flag)
+
+
 def check_run_config(cfg) -> None:
     """Validate what the config schema cannot see on its own (the method and its options)
     before anything runs: an unknown method or option is an error naming it."""
+    from ..errors import ConfigError
     from ..methods.registry import method_options, resolve_run_method
+
+    split_seed = cfg.data.split_seed
+    if split_seed is not None and not 0 <= split_seed < 2**63:
+        raise ConfigError(f"--split-seed {split_seed}: a seed must be an integer in [0, 2**63)")
 
     name, options = resolve_run_method(cfg)
     method_options(name, options)

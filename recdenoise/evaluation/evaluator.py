@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import numbers
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -24,14 +24,13 @@ from tqdm.auto import tqdm
 from ..data import Interactions
 from ..errors import ConfigError
 from ..utils import resolve_device
+from ..scoring import EmbeddingScorer
+from ..types import Scorer
 from .metrics import METRICS, MetricAccumulator, check_ks, check_metrics, per_user_metrics
 
 __all__ = ["Scorer", "EvalResult", "Evaluator", "evaluate_embeddings"]
 
 logger = logging.getLogger(__name__)
-
-Scorer = Callable[[Tensor], Tensor]
-"""``scorer(users: LongTensor[B]) -> FloatTensor[B, I]``: scores of every item for a batch of users."""
 
 _BYTES_PER_CELL = 4 * 3  # float32 scores, the masked copy, and slack for top-k / the caller's temporaries
 
@@ -261,13 +260,7 @@ def embedding_scorer(user_emb: Tensor, item_emb: Tensor, targets: Interactions, 
         raise ConfigError(
             f"user_emb and item_emb must share the embedding dimension, got {user_emb.shape[1]} and {item_emb.shape[1]}"
         )
-    users_table = user_emb.detach().to(device)
-    items_t = item_emb.detach().to(device).T
-
-    def scorer(users: Tensor) -> Tensor:
-        return users_table[users] @ items_t
-
-    return scorer
+    return EmbeddingScorer(user_emb.detach().to(device), item_emb.detach().to(device))
 
 
 def evaluate_embeddings(

@@ -30,7 +30,7 @@ from ..config import RunConfig, config_from_dict, config_to_dict
 from ..data.interactions import Interactions, Split
 from ..errors import CheckpointError, DivergedError
 from ..evaluation import EvalResult
-from ..utils import atomic_write, atomic_write_json
+from ..utils import atomic_torch_save, atomic_write, atomic_write_json
 
 __all__ = [
     "CHECKPOINT_FILE",
@@ -115,8 +115,7 @@ def write_record(out: Path, record: dict[str, Any]) -> None:
 
 
 def write_model(out: Path, model: torch.nn.Module) -> None:
-    with atomic_write(out / MODEL_FILE, "wb") as fh:
-        torch.save(model.state_dict(), fh)
+    atomic_torch_save(model.state_dict(), out / MODEL_FILE)
 
 
 def write_results(out: Path, test: EvalResult, train: Interactions) -> None:

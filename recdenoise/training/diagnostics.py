@@ -63,6 +63,7 @@ class _Accumulator:
 
     def __init__(self) -> None:
         self.parts: dict[str, list[torch.Tensor]] = {}
+        self.weighted = False  # some batch had per-example weights
 
     def add(self, name: str, value: torch.Tensor) -> None:
         self.parts.setdefault(name, []).append(value.detach().reshape(-1))
@@ -117,12 +118,18 @@ class NoiseDiagnostics(Callback):
         if not self.enabled or rows is None or self._count >= self.max_examples:
             return
         rows = rows.reshape(-1)
+        losses = losses.reshape(-1)
+        real = rows >= 0  # augmented (LLM) triples carry row -1: they are not training interactions
+        if not bool(real.all()):
+            rows, losses = rows[real], losses[real]
+            weights = weights.reshape(-1)[real] if weights is not None else None
         self._count += rows.numel()
-        noisy = self._labels(rows)
-        self._acc.add("noisy", noisy)
+        self._acc.add("noisy", self._labels(rows))
         self._acc.add("loss", losses)
+        # a batch without weights weighted every example 1: record that, so weights stay aligned
+        self._acc.add("weight", weights if weights is not None else torch.ones_like(losses))
         if weights is not None:
-            self._acc.add("weight", weights)
+            self._acc.weighted = True
         if selection is not None:
             self._acc.add("cand_noisy", self._labels(selection.rows.reshape(-1)))
             self._acc.add("cand_prob", selection.probs)
@@ -137,7 +144,7 @@ class NoiseDiagnostics(Callback):
         if noisy is None:
             return {}
         noisy = noisy.astype(bool)
-        loss, weight = acc.get("loss"), acc.get("weight")
+        loss, weight = acc.get("loss"), acc.get("weight") if acc.weighted else None
         w = weight if weight is not None else np.ones_like(loss)
         out: dict[str, Any] = {
             "epoch": epoch + 1,

@@ -27,7 +27,7 @@ from ..losses.objective import PairwiseObjective
 from ..models.base import Recommender
 from ..samplers.base import Sampler
 from ..scoring import EmbeddingScorer
-from ..utils import atomic_write
+from ..utils import atomic_torch_save
 from .callbacks import Callback
 
 __all__ = ["Trainer", "FitResult"]
@@ -280,8 +280,7 @@ class Trainer:
 
     def save_checkpoint(self, path: str | Path) -> None:
         """Atomically write :meth:`state_dict` to ``path``."""
-        with atomic_write(path, "wb") as fh:
-            torch.save(self.state_dict(), fh)
+        atomic_torch_save(self.state_dict(), path)
 
     def load_checkpoint(self, path: str | Path) -> None:
         """Restore from :meth:`save_checkpoint`; the next :meth:`fit` continues from there."""

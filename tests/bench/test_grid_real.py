@@ -83,7 +83,7 @@ def test_real_grid_report_rerun_and_resume(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         _grid(root, runner).run()
     cell = root / "synthetic" / interrupted
-    assert json.loads((cell / "run.json").read_text())["status"] == "running"
+    assert json.loads((cell / "run.json").read_text())["status"] == "interrupted"
     assert (cell / "checkpoint.pt").is_file()
     done_before = len(runner.calls) - 1
 

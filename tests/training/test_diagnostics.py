@@ -47,6 +47,19 @@ def test_epoch_metrics_from_weights_and_losses():
     assert diag.summary()["epochs"][0]["epoch"] == 1
 
 
+def test_batches_with_and_without_weights_and_augmented_rows():
+    """A batch whose reducer returned no weights counts every example 1; augmented triples
+    (row -1, not training interactions) are left out instead of borrowing the last row's label."""
+    diag = NoiseDiagnostics(_train())
+    diag.update(torch.tensor([0, 4]), torch.tensor([0.1, 0.9]), torch.tensor([1.0, 0.0]))
+    diag.update(torch.tensor([1, 5, -1]), torch.tensor([0.2, 0.8, 5.0]), None)  # nothing dropped; one augmented
+    m = diag.end_epoch(0)
+    assert m["num_examples"] == 4
+    assert m["noisy_share_optimised"] == pytest.approx(1 / 3)
+    assert m["mean_loss_noisy"] == pytest.approx(0.85)
+    assert m["weight_auc"] == pytest.approx(binary_auc(np.array([1.0, 0.0, 1.0, 1.0]), np.array([1, 0, 1, 0], bool)))
+
+
 def test_pld_selection_metrics():
     diag = NoiseDiagnostics(_train())
     sel = CandidateSelection(
