@@ -26,13 +26,13 @@ ORDER = ("bpr", "pld", "nbpo", "tce", "elr", "random", "el2n", "grand", "prototy
 def _detection(record: dict) -> tuple[float | None, float | None, str]:
     """``(detection AUC, noisy share trained on, kind)`` of one run."""
     summary = record.get("method_summary") or {}
-    for part in ("sampler", "objective"):
-        if part in summary and summary[part].get("detection_auc") is not None:
-            s = summary[part]
-            return s["detection_auc"], s.get("kept_noisy_share"), "score"
     epochs = (record.get("diagnostics") or {}).get("epochs") or []
     best = record.get("best_epoch")
     row = next((e for e in epochs if e.get("epoch") == best), epochs[-1] if epochs else {})
+    for part in ("sampler", "objective"):
+        if part in summary and summary[part].get("detection_auc") is not None:
+            s = summary[part]
+            return s["detection_auc"], s.get("kept_noisy_share", row.get("noisy_share_optimised")), "score"
     for key, kind in (("keep_prob_auc", "keep-prob"), ("weight_auc", "weight")):
         if row.get(key) is not None:
             return row[key], row.get("noisy_share_optimised"), kind
