@@ -3,7 +3,7 @@
     python benchmarks/pruning_report.py runs/pruning --figure docs/figures/pruning_recall20.png > table.md
 
 Rows: mean ± std over seeds of test Recall@20 / NDCG@20 (epoch chosen on validation), Δ vs BPR
-of the same noise and backbone, the detection AUC (pruning scores: ``method_summary``; ELR:
+of the same noise, backbone and seeds, the detection AUC (pruning scores: ``method_summary``; ELR:
 ``1 - target``; PLD: keep-probability AUC, T-CE: weight AUC, BPR/NBPO: loss AUC, at the best
 epoch, from the run's diagnostics), the noisy share of the rows trained on, and the wall time
 of the run including the scoring pass.
@@ -68,7 +68,8 @@ def table(cells: dict) -> str:
     keys = sorted(cells, key=lambda k: (k[0], k[1], ORDER.index(k[2]) if k[2] in ORDER else 99, k[3]))
     for noise, backbone, method, fraction in keys:
         recs = cells[(noise, backbone, method, fraction)]
-        base = cells.get((noise, backbone, "bpr", 0.0), [])
+        seeds = {r["seed"] for r in recs}  # Δ against BPR on the same seeds
+        base = [r for r in cells.get((noise, backbone, "bpr", 0.0), []) if r["seed"] in seeds]
         row = [noise, backbone, method, f"{fraction:.0%}" if fraction else "–", str(len(recs))]
         for metric in ("recall@20", "ndcg@20"):
             vals = [r["test_metrics"][metric] for r in recs]
@@ -88,7 +89,11 @@ def table(cells: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def figure(cells: dict, path: Path) -> None:
+def figure(cells: dict, path: Path, seed: int | None = 0) -> None:
+    """Recall@20 against the pruned fraction, one panel per (noise, backbone); runs of ``seed`` only
+    (``None``: the mean over all seeds of a cell), so every point has the same seeds."""
+    if seed is not None:
+        cells = {k: kept for k, v in cells.items() if (kept := [r for r in v if r["seed"] == seed])}
     panels = sorted({(k[0], k[1]) for k in cells})
     fig = Figure(figsize=(5.5 * len(panels), 4.2))
     for n, (noise, backbone) in enumerate(panels):
@@ -101,11 +106,11 @@ def figure(cells: dict, path: Path) -> None:
             if bpr:  # fraction 0 = nothing pruned = BPR
                 fracs, means = [0.0, *fracs], [statistics.mean(r["test_metrics"]["recall@20"] for r in bpr), *means]
             ax.plot(fracs, means, marker="o", label=method)
-        for method, style in (("bpr", "-"), ("pld", "--"), ("nbpo", ":"), ("tce", "-."), ("elr", (0, (1, 3)))):
+        for method, style in (("bpr", "-"), ("pld", "--"), ("nbpo", ":"), ("tce", "-."), ("elr", (0, (5, 1, 1, 1)))):
             if (noise, backbone, method, 0.0) in cells:
                 value = statistics.mean(r["test_metrics"]["recall@20"] for r in cells[(noise, backbone, method, 0.0)])
-                ax.axhline(value, color="grey", linestyle=style, linewidth=1, label=f"{method} (no pruning)")
-        ax.set_title(f"ML-100K, {noise}, {backbone}")
+                ax.axhline(value, color="black" if method == "elr" else "grey", linestyle=style, linewidth=1, label=f"{method} (no pruning)")
+        ax.set_title(f"ML-100K, {noise}, {backbone}" + (f", seed {seed}" if seed is not None else ""))
         ax.set_xlabel("fraction of training interactions pruned")
         ax.set_ylabel("test Recall@20")
         ax.grid(alpha=0.3)
@@ -118,11 +123,12 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("root")
     p.add_argument("--figure", default=None)
+    p.add_argument("--figure-seed", type=int, default=0, help="seed of the figure's runs (-1: mean over seeds)")
     args = p.parse_args(argv)
     cells = load(Path(args.root))
     sys.stdout.write(table(cells))
     if args.figure:
-        figure(cells, Path(args.figure))
+        figure(cells, Path(args.figure), None if args.figure_seed < 0 else args.figure_seed)
     return 0
 
 
