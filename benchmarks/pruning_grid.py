@@ -2,9 +2,8 @@
 
 One :class:`recdenoise.bench.grid.DenoiseGrid` for the methods that prune nothing (``base/``) and
 one per pruned fraction (``f0.1/``, ``f0.2/``, ...) for ``random, el2n, grand, prototype, kd``,
-with ``<method>.fraction=f``. Each cell's run.json gets the method's scoring-pass summary under
-``"method_summary"`` (the hook ``run_experiment`` will have: ``parts.sampler.summary()`` /
-``parts.objective.summary()``), captured here by a callback until it is wired.
+with ``<method>.fraction=f``. Each cell's run.json holds the method's scoring-pass summary under
+``"method_summary"`` (``run_experiment`` records ``parts.sampler.summary()`` / ``parts.objective.summary()``).
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/pruning_grid.py --output runs/pruning \\
         --backbones mf --noise injected:0.2 --seeds 0 --fractions 0.1,0.2,0.3
@@ -16,7 +15,6 @@ Interrupted? Run the same command again: finished cells are read back, others re
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from dataclasses import replace
@@ -28,8 +26,6 @@ from _common import default_data_dir  # noqa: E402
 from recdenoise.bench.grid import DenoiseGrid, parse_noise  # noqa: E402
 from recdenoise.config import load_config  # noqa: E402
 from recdenoise.experiment import run_experiment  # noqa: E402
-from recdenoise.training.callbacks import Callback  # noqa: E402
-from recdenoise.utils import atomic_write_json  # noqa: E402
 
 PRUNING = ("random", "el2n", "grand", "prototype", "kd")
 BASELINES = ("bpr", "pld", "nbpo", "tce", "elr")
@@ -41,25 +37,9 @@ BASE = {
 OPTIONS = {"nbpo": {"likelihood": "reference"}, "tce": {"loss": "bpr"}}
 
 
-class SummaryRecorder(Callback):
-    """Keeps the trainer's sampler and objective, to read their ``summary()`` after the run."""
-
-    def on_fit_start(self, trainer) -> None:
-        self.parts = (trainer.sampler, trainer.objective)
-
-    def summary(self) -> dict | None:
-        out = {name: obj.summary() for name, obj in zip(("sampler", "objective"), getattr(self, "parts", ())) if callable(getattr(obj, "summary", None))}
-        return out or None
-
-
 def runner(config, resume: bool = False, progress: bool = False):
-    recorder = SummaryRecorder()
-    result = run_experiment(config, resume=resume, progress=progress, callbacks=(recorder,))
-    path = Path(config.output_dir) / "run.json"
-    record = json.loads(path.read_text(encoding="utf-8"))
-    record["method_summary"] = recorder.summary()
-    atomic_write_json(path, record)
-    return result
+    """One cell: ``run_experiment`` (its run.json carries ``method_summary``, the scoring pass's report)."""
+    return run_experiment(config, resume=resume, progress=progress)
 
 
 def main(argv=None) -> int:

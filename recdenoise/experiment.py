@@ -94,6 +94,12 @@ def make_evaluator(cfg: RunConfig, device: torch.device, progress: bool = False)
     )
 
 
+def _method_summary(parts: MethodParts) -> Optional[dict]:
+    """What the method's own parts report (e.g. a pruning pass: detection AUC, noisy share kept)."""
+    out = {name: obj.summary() for name, obj in (("sampler", parts.sampler), ("objective", parts.objective)) if callable(getattr(obj, "summary", None))}
+    return out or None
+
+
 def _evaluate(cfg: RunConfig, evaluator: Evaluator, parts: MethodParts, split: Split) -> tuple[Optional[EvalResult], EvalResult]:
     scorer = parts.model.scorer(parts.graph)
     valid = evaluator.evaluate(scorer, split.valid, exclude=[split.train]) if len(split.valid) else None
@@ -230,6 +236,7 @@ def _fit_and_evaluate(cfg, trainer, evaluator, parts, split, diagnostics, record
         test_metrics=test.metrics,
         num_test_users=test.num_users,
         diagnostics=diagnostics.summary() if diagnostics is not None else None,
+        method_summary=_method_summary(parts),
         time_seconds=round(train_time, 3),
     )
     record.pop("error", None)
