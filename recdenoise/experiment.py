@@ -28,7 +28,7 @@ from .errors import CheckpointError, ConfigError, DivergedError
 from .evaluation import EvalResult, Evaluator
 from .graph import BipartiteGraph
 from .methods import MethodParts, build_method
-from .methods.registry import resolve_run_method
+from .methods.registry import method_options, resolve_run_method
 from .models import Recommender, build_model
 from .reporting import records
 from .reporting.lock import RunLock, check_output_path
@@ -37,6 +37,7 @@ from .training import Trainer
 from .training.callbacks import Callback, Checkpoint, EarlyStopping, LogMetrics
 from .training.diagnostics import NoiseDiagnostics
 from .training.preflight import check_memory
+from .training.selection import ModelSelection, SelectionEarlyStopping
 from .utils import resolve_device, seeded_rng
 
 __all__ = ["RunResult", "run_experiment", "build_run", "load_run", "exclusions_for_test", "make_evaluator", "check_run", "topk_frame", "versions"]
@@ -137,9 +138,14 @@ def run_experiment(
     diagnostics = NoiseDiagnostics(split.train) if split.train.is_noise is not None else None
     if diagnostics is not None:
         cbs.append(diagnostics)
+    selection = make_selection(cfg, split) if len(split.valid) else None
+    if selection is not None:
+        cbs.append(selection)
     cbs += list(callbacks)
-    if cfg.train.patience > 0:
+    if cfg.train.patience > 0 and (cfg.train.select == "metric" or selection is None):
         cbs.append(EarlyStopping(cfg.train.monitor, cfg.train.patience))
+    elif cfg.train.patience > 0:
+        cbs.append(SelectionEarlyStopping(cfg.train.select, cfg.train.patience))
     cbs.append(LogMetrics())
     if out is not None:
         cbs.append(Checkpoint(out / CHECKPOINT_FILE, every=cfg.train.checkpoint_every))
@@ -171,7 +177,7 @@ def run_experiment(
         "noise": noise,
     }
     if out is None:
-        return _fit_and_evaluate(cfg, trainer, evaluator, parts, split, diagnostics, record, started, None)
+        return _fit_and_evaluate(cfg, trainer, evaluator, parts, split, diagnostics, record, started, None, selection)
     with RunLock(out, "train"):
         before = records.previous_failure(out) if resume else None
         if before:
@@ -186,7 +192,7 @@ def run_experiment(
         try:
             records.write_record(out, record)
             records.write_split(out, split)
-            return _fit_and_evaluate(cfg, trainer, evaluator, parts, split, diagnostics, record, started, out)
+            return _fit_and_evaluate(cfg, trainer, evaluator, parts, split, diagnostics, record, started, out, selection)
         except BaseException as exc:
             records.mark_stopped(out, record, exc, trainer.epoch)
             raise
@@ -212,9 +218,39 @@ def check_run(cfg: RunConfig, split: Split, device: torch.device) -> None:
     check_memory(cfg, train.num_users, train.num_items, len(train), name, options, device)
 
 
-def _fit_and_evaluate(cfg, trainer, evaluator, parts, split, diagnostics, record, started, out) -> RunResult:
+def make_selection(cfg: RunConfig, split: Split) -> ModelSelection:
+    """The :class:`ModelSelection` callback of a run (``train.select*`` settings; ``select_loss =
+    "auto"`` is ``bce`` for ``bce`` and methods whose ``loss`` option is ``bce``, else ``bpr``)."""
+    loss = cfg.train.select_loss
+    if loss == "auto":
+        name, options = resolve_run_method(cfg)
+        loss = "bce" if name == "bce" or getattr(method_options(name, options), "loss", None) == "bce" else "bpr"
+    return ModelSelection(
+        split.valid, split.train, monitor=cfg.train.monitor, primary=cfg.train.select, loss=loss,
+        trim=cfg.train.select_trim, num_negatives=cfg.train.select_negatives, seed=cfg.seed,
+    )  # fmt: skip
+
+
+def _criteria_results(evaluator: Evaluator, parts: MethodParts, split: Split, selection: ModelSelection, history: list) -> dict:
+    """Per criterion: its epoch, the validation metrics and losses there, and test metrics of its
+    weights; the model ends holding the primary criterion's weights."""
+    by_epoch = {logs["epoch"]: logs for logs in history}
+    out = {}
+    for criterion, best in selection.best.items():
+        parts.model.load_state_dict(best["state"])
+        test = evaluator.evaluate(parts.model.scorer(parts.graph), split.test, exclude=exclusions_for_test(split))
+        logs = by_epoch.get(best["epoch"], {})
+        out[criterion] = {"epoch": best["epoch"], "valid_metrics": logs.get("valid", {}),
+                          "valid_losses": logs.get("selection", {}), "test_metrics": test.metrics}  # fmt: skip
+    if selection.primary in selection.best:
+        parts.model.load_state_dict(selection.best[selection.primary]["state"])
+    return out
+
+
+def _fit_and_evaluate(cfg, trainer, evaluator, parts, split, diagnostics, record, started, out, selection=None) -> RunResult:
     fit = trainer.fit(cfg.train.epochs)
     train_time = time.time() - started
+    criteria = _criteria_results(evaluator, parts, split, selection, fit.history) if selection is not None else {}
     valid, test = _evaluate(cfg, evaluator, parts, split)
     if not all(math.isfinite(v) for v in test.metrics.values()):
         raise DivergedError(f"training diverged: test metrics are not finite ({test.metrics}); lower --lr", trainer.epoch)
@@ -222,7 +258,8 @@ def _fit_and_evaluate(cfg, trainer, evaluator, parts, split, diagnostics, record
         status="complete",
         history=fit.history,
         epochs_run=trainer.epoch,
-        best_epoch=fit.best_epoch,
+        best_epoch=criteria[cfg.train.select]["epoch"] if cfg.train.select in criteria else fit.best_epoch,
+        selection={"select": cfg.train.select, "loss": selection.loss, "trim": selection.trim, "criteria": criteria} if selection else None,
         stopped_early=fit.stopped_early,
         valid_metrics=valid.metrics if valid is not None else {},
         test_metrics=test.metrics,
