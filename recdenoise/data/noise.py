@@ -14,7 +14,7 @@ Two protocols label every training interaction as clean or noisy (``Interactions
 Validation follows one of two protocols (``valid``): ``"clean"`` (default, the optimistic
 protocol above: noise only in training) or ``"noisy"`` (what a user with real data has):
 injected noise is planted into validation in the same proportion as in training
-(:math:`\operatorname{round}_{stoch}(r \cdot |\mathcal{I}_u^{valid}|)` unseen items per user,
+(:math:`\\operatorname{round}_{stoch}(r \\cdot |\\mathcal{I}_u^{valid}|)` unseen items per user,
 stochastic rounding so the expected share is exactly ``r`` even for users with few validation
 items), natural noise stays in validation; both labelled ``valid.is_noise``. Test stays clean.
 

@@ -1,0 +1,116 @@
+"""Side-by-side tables of the honest benchmark: validation protocol x selection criterion.
+
+Every run records, per model-selection criterion (``metric``, ``loss``, ``trimmed_loss``;
+:mod:`recdenoise.training.selection`), the epoch it picked and the test metrics of those
+weights (``run.json["selection"]["criteria"]``). :func:`selection_rows` flattens the cells of
+each validation protocol into one row per (cell, protocol, criterion); :func:`selection_summary`
+averages over seeds and computes the change against the method's baseline *under the same
+protocol and criterion*; :func:`selection_markdown` puts protocols x criteria side by side.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError
+from .summary import CellKey, DEFAULT_BASELINES, PLAIN_METHODS
+
+__all__ = ["CRITERION_LABELS", "selection_rows", "selection_summary", "selection_markdown"]
+
+CRITERION_LABELS = {"metric": "valid Recall@20", "loss": "valid loss", "trimmed_loss": "ERM_RE (trimmed loss)"}
+
+
+def selection_rows(
+    cells_by_protocol: Mapping[str, Iterable[tuple[CellKey, Mapping[str, Any]]]],
+    criteria: Sequence[str] = ("metric", "loss", "trimmed_loss"),
+    metrics: Sequence[str] = ("recall@20", "ndcg@20"),
+) -> pd.DataFrame:
+    """One row per (cell, protocol, criterion): key columns, ``protocol``, ``criterion``, ``epoch``, ``test_<m>``.
+
+    Cells whose record has no ``selection`` (made before it existed) contribute their
+    ``best_epoch`` / ``test_metrics`` as the ``metric`` criterion only.
+    """
+    rows = []
+    for protocol, cells in cells_by_protocol.items():
+        for key, record in cells:
+            chosen = (record.get("selection") or {}).get("criteria") or {}
+            if not chosen:
+                chosen = {"metric": {"epoch": record.get("best_epoch"), "test_metrics": record.get("test_metrics", {})}}
+            for criterion in criteria:
+                if criterion not in chosen:
+                    continue
+                row = {"dataset": key.dataset, "noise": key.noise, "ratio": key.ratio, "backbone": key.backbone,
+                       "method": key.method, "seed": key.seed, "protocol": protocol, "criterion": criterion,
+                       "epoch": chosen[criterion].get("epoch")}  # fmt: skip
+                test = chosen[criterion].get("test_metrics", {})
+                for m in metrics:
+                    row[f"test_{m}"] = float(test.get(m, np.nan))
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _baseline(method: str, available: set[str]) -> str | None:
+    if method in PLAIN_METHODS:
+        return None
+    preferred = DEFAULT_BASELINES.get(method, "bpr")
+    return preferred if preferred in available else ("bpr" if "bpr" in available else None)
+
+
+def selection_summary(rows: pd.DataFrame, metrics: Sequence[str] = ("recall@20", "ndcg@20")) -> pd.DataFrame:
+    """Mean / sample std over seeds per (setting, method, protocol, criterion), the mean chosen
+    epoch, and ``<m>_rel``: % change vs the method's baseline under the same protocol and criterion."""
+    if rows.empty:
+        raise ConfigError("no finished cells with selection records to summarise")
+    frame = rows.copy()
+    frame["_ratio"] = frame["ratio"].astype(float).fillna(-1.0)
+    keys = ["dataset", "noise", "_ratio", "backbone", "method", "protocol", "criterion"]
+    grouped = frame.groupby(keys, sort=False)
+    out = grouped.agg(seeds=("seed", "nunique"), epoch_mean=("epoch", "mean")).reset_index()
+    for m in metrics:
+        stats = grouped[f"test_{m}"].agg(["mean", "std"]).reset_index(drop=True)
+        out[f"{m}_mean"], out[f"{m}_std"] = stats["mean"].to_numpy(), stats["std"].to_numpy()
+    setting = ["dataset", "noise", "_ratio", "backbone", "protocol", "criterion"]
+    means = out.set_index(setting + ["method"])
+    out["baseline"] = ""
+    for m in metrics:
+        out[f"{m}_rel"] = np.nan
+    for idx, row in out.iterrows():
+        here = out[(out[setting] == row[setting]).all(axis=1)]
+        base = _baseline(row["method"], set(here["method"]))
+        if base is None:
+            continue
+        out.at[idx, "baseline"] = base
+        base_row = means.loc[tuple(row[setting]) + (base,)]
+        for m in metrics:
+            denom = base_row[f"{m}_mean"]
+            out.at[idx, f"{m}_rel"] = 100.0 * (row[f"{m}_mean"] - denom) / denom if denom else np.nan
+    out["ratio"] = out["_ratio"].where(out["_ratio"] >= 0, np.nan)
+    return out.drop(columns="_ratio")
+
+
+def _cell(row: pd.Series, metric: str, digits: int) -> str:
+    mean, std, rel = row[f"{metric}_mean"], row[f"{metric}_std"], row[f"{metric}_rel"]
+    if not np.isfinite(mean):
+        return "—"
+    text = f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if np.isfinite(std) else "")
+    text += f" ({rel:+.1f}%)" if np.isfinite(rel) else ""
+    return text + f" @{row['epoch_mean']:.0f}"
+
+
+def selection_markdown(summary: pd.DataFrame, metric: str = "recall@20", digits: int = 4) -> str:
+    """Markdown: one row per (dataset, noise, backbone, method), one column per (protocol, criterion),
+    each ``mean ± std (Δ vs baseline) @mean chosen epoch``."""
+    columns = list(dict.fromkeys(zip(summary["protocol"], summary["criterion"])))
+    header = ["dataset", "noise", "backbone", "method", "seeds"] + [f"{p} valid, {CRITERION_LABELS.get(c, c)}" for p, c in columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    labels = summary.assign(_noise=[n if not np.isfinite(r) else f"{n}-{r:g}" for n, r in zip(summary["noise"], summary["ratio"].astype(float))])
+    for (dataset, noise, backbone, method), group in labels.groupby(["dataset", "_noise", "backbone", "method"], sort=False):
+        by = {(r["protocol"], r["criterion"]): r for _, r in group.iterrows()}
+        seeds = int(group["seeds"].min())
+        name = f"**{method}**" if method in PLAIN_METHODS else method
+        cells = [dataset, noise, backbone, name, str(seeds)] + [_cell(by[c], metric, digits) if c in by else "—" for c in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
