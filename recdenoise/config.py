@@ -108,7 +108,10 @@ class NoiseConfig:
         threshold: rating threshold of natural noise (``rating < threshold`` is noisy).
         valid: validation protocol: ``clean`` (noise in training only; the optimistic
             protocol) or ``noisy`` (injected noise planted into validation in the same
-            proportion, natural noise kept there; labelled like training noise).
+            proportion, natural noise kept there; labelled like training noise), or
+            ``both``: one training run, trained and selected on the clean validation rows, that
+            also records what every criterion would pick on the noisy validation set
+            (``run.json["selection"]["shadow"]``; the protocols train on identical data).
     """
 
     kind: str = "none"
@@ -223,7 +226,7 @@ class RunConfig:
 _CHOICES = {
     "noise.kind": ("none", "injected", "natural"),
     "model.name": ("mf", "lightgcn"),
-    "noise.valid": ("clean", "noisy"),
+    "noise.valid": ("clean", "noisy", "both"),
     "train.select": ("metric", "loss", "trimmed_loss"),
     "train.select_loss": ("auto", "bpr", "bce"),
 }

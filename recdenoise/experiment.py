@@ -81,6 +81,8 @@ def exclusions_for_test(split: Split) -> list[Interactions]:
     validation pairs that are also test pairs (LLMRec's Netflix split ships ``val == test``;
     excluding them would hide every test target and report zero)."""
     valid = split.valid
+    if valid.is_noise is not None:  # noisy validation: mask only the clean rows, so test metrics match the clean protocol's
+        valid = valid.subset(~valid.is_noise)
     if len(valid) and len(split.test):
         also_test = split.test.contains(valid.users, valid.items)
         if also_test.any():
@@ -130,6 +132,7 @@ def run_experiment(
     device = resolve_device(cfg.train.device)
     out = check_output_path(cfg.output_dir) if cfg.output_dir is not None else None
     split, data_info, noise = prepare_run_data(cfg.data, cfg.noise, cfg.seed)
+    split, shadow_valid = protocol_views(cfg, split)
     check_run(cfg, split, device)
     parts = build_run(cfg, split, device)
     evaluator = make_evaluator(cfg, device)
@@ -141,6 +144,9 @@ def run_experiment(
     selection = make_selection(cfg, split) if len(split.valid) else None
     if selection is not None:
         cbs.append(selection)
+        if shadow_valid is not None:
+            selection.shadow = make_selection(cfg, Split(split.train, shadow_valid, split.test), evaluator)
+            cbs.append(selection.shadow)
     cbs += list(callbacks)
     if cfg.train.patience > 0 and (cfg.train.select == "metric" or selection is None):
         cbs.append(EarlyStopping(cfg.train.monitor, cfg.train.patience))
@@ -218,9 +224,18 @@ def check_run(cfg: RunConfig, split: Split, device: torch.device) -> None:
     check_memory(cfg, train.num_users, train.num_items, len(train), name, options, device)
 
 
-def make_selection(cfg: RunConfig, split: Split) -> ModelSelection:
+def protocol_views(cfg: RunConfig, split: Split) -> tuple[Split, Optional[Interactions]]:
+    """``noise.valid = "both"``: the run trains and selects on the clean validation rows and
+    shadows the noisy validation set (returned second); otherwise ``(split, None)``."""
+    if cfg.noise.valid != "both" or split.valid.is_noise is None:
+        return split, None
+    return Split(split.train, split.valid.subset(~split.valid.is_noise), split.test), split.valid
+
+
+def make_selection(cfg: RunConfig, split: Split, evaluator: Optional[Evaluator] = None) -> ModelSelection:
     """The :class:`ModelSelection` callback of a run (``train.select*`` settings; ``select_loss =
-    "auto"`` is ``bce`` for ``bce`` and methods whose ``loss`` option is ``bce``, else ``bpr``)."""
+    "auto"`` is ``bce`` for ``bce`` and methods whose ``loss`` option is ``bce``, else ``bpr``);
+    with ``evaluator``: a shadow on ``split.valid`` (the noisy protocol of ``noise.valid = "both"``)."""
     loss = cfg.train.select_loss
     if loss == "auto":
         name, options = resolve_run_method(cfg)
@@ -228,6 +243,7 @@ def make_selection(cfg: RunConfig, split: Split) -> ModelSelection:
     return ModelSelection(
         split.valid, split.train, monitor=cfg.train.monitor, primary=cfg.train.select, loss=loss,
         trim=cfg.train.select_trim, num_negatives=cfg.train.select_negatives, seed=cfg.seed,
+        evaluator=evaluator, log_key="selection" if evaluator is None else "shadow_valid",
     )  # fmt: skip
 
 
@@ -239,9 +255,12 @@ def _criteria_results(evaluator: Evaluator, parts: MethodParts, split: Split, se
     for criterion, best in selection.best.items():
         parts.model.load_state_dict(best["state"])
         test = evaluator.evaluate(parts.model.scorer(parts.graph), split.test, exclude=exclusions_for_test(split))
-        logs = by_epoch.get(best["epoch"], {})
-        out[criterion] = {"epoch": best["epoch"], "valid_metrics": logs.get("valid", {}),
-                          "valid_losses": logs.get("selection", {}), "test_metrics": test.metrics}  # fmt: skip
+        view = selection.view(by_epoch.get(best["epoch"], {}))
+        out[criterion] = {"epoch": best["epoch"], "valid_metrics": view.get("valid", {}),
+                          "valid_losses": view.get("selection", {}), "test_metrics": test.metrics}  # fmt: skip
+    shadow = getattr(selection, "shadow", None)
+    if shadow is not None:
+        out = {"clean": out, "noisy": _criteria_results(evaluator, parts, split, shadow, history)}
     if selection.primary in selection.best:
         parts.model.load_state_dict(selection.best[selection.primary]["state"])
     return out
@@ -251,6 +270,8 @@ def _fit_and_evaluate(cfg, trainer, evaluator, parts, split, diagnostics, record
     fit = trainer.fit(cfg.train.epochs)
     train_time = time.time() - started
     criteria = _criteria_results(evaluator, parts, split, selection, fit.history) if selection is not None else {}
+    shadow = criteria.pop("noisy", None) if "clean" in criteria else None
+    criteria = criteria.get("clean", criteria)
     valid, test = _evaluate(cfg, evaluator, parts, split)
     if not all(math.isfinite(v) for v in test.metrics.values()):
         raise DivergedError(f"training diverged: test metrics are not finite ({test.metrics}); lower --lr", trainer.epoch)
@@ -259,7 +280,8 @@ def _fit_and_evaluate(cfg, trainer, evaluator, parts, split, diagnostics, record
         history=fit.history,
         epochs_run=trainer.epoch,
         best_epoch=criteria[cfg.train.select]["epoch"] if cfg.train.select in criteria else fit.best_epoch,
-        selection={"select": cfg.train.select, "loss": selection.loss, "trim": selection.trim, "criteria": criteria} if selection else None,
+        selection={"select": cfg.train.select, "loss": selection.loss, "trim": selection.trim, "criteria": criteria,
+                   **({"shadow": {"protocol": "noisy", "criteria": shadow}} if shadow else {})} if selection else None,  # fmt: skip
         stopped_early=fit.stopped_early,
         valid_metrics=valid.metrics if valid is not None else {},
         test_metrics=test.metrics,
@@ -297,6 +319,7 @@ def load_run(path: str | Path, *, device: str | None = None, data_dir: str | Non
     dev = resolve_device(cfg.train.device)
 
     split, data_info, _noise = prepare_run_data(cfg.data, cfg.noise, cfg.seed)
+    split, _shadow = protocol_views(cfg, split)
     if record.get("data_checksum") and data_info["data_checksum"] != record["data_checksum"]:
         raise CheckpointError(
             f"the data prepared for {folder} differ from those it was trained on (checksum "

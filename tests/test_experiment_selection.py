@@ -63,3 +63,16 @@ def test_selection_is_free_of_side_effects_on_training(tmp_path):
     a = run_experiment(_config(tmp_path, "metric", name="a")).record
     b = run_experiment(_config(tmp_path, "trimmed_loss", name="b")).record
     assert [h["loss"] for h in a["history"]] == [h["loss"] for h in b["history"]]
+
+
+def test_both_protocols_in_one_run_match_two_runs(tmp_path):
+    """``noise.valid = "both"`` trains once: its clean picks equal a clean run's, its shadow a noisy run's."""
+    both = run_experiment(_config(tmp_path, "metric", valid="both", name="both")).record["selection"]
+    clean = run_experiment(_config(tmp_path, "metric", valid="clean", name="clean")).record["selection"]
+    noisy = run_experiment(_config(tmp_path, "metric", valid="noisy", name="noisy")).record["selection"]
+    assert both["shadow"]["protocol"] == "noisy"
+    for mine, theirs in ((both["criteria"], clean["criteria"]), (both["shadow"]["criteria"], noisy["criteria"])):
+        for criterion in CRITERIA:
+            assert mine[criterion]["epoch"] == theirs[criterion]["epoch"]
+            assert mine[criterion]["test_metrics"] == pytest.approx(theirs[criterion]["test_metrics"])
+            assert mine[criterion]["valid_metrics"] == pytest.approx(theirs[criterion]["valid_metrics"])

@@ -89,7 +89,8 @@ CONFIG_PATHS = {
     "output": "output_dir",
     "valid_noise": "noise.valid",
 }
-VALID_PROTOCOLS = ("clean", "noisy")
+VALID_PROTOCOLS = ("clean", "noisy", "both")
+"""``both`` trains each cell once (selected on clean validation) and records the noisy protocol's picks too."""
 
 
 # ------------------------------------------------------------------------ records
@@ -137,7 +138,8 @@ class DenoiseGrid:
             :func:`recdenoise.experiment.run_experiment` (injectable for tests).
         progress: a tqdm bar over cells.
         keep_going: log a failing cell and continue (it is reported in :class:`GridRun`).
-        valid_noise: validation protocols (``"clean"``, ``"noisy"``); each runs every cell.
+        valid_noise: validation protocols (``"clean"``, ``"noisy"``, or ``"both"``: one run per cell
+            that records both, in ``<output_dir>/valid-both/...``); each runs every cell.
     """
 
     def __init__(

@@ -19,8 +19,9 @@ def _write_reports(run, report_dir: Path, criteria: list, write_report) -> dict:
 
     written: dict = {}
     for protocol, cells in run.by_protocol.items():
-        folder = report_dir if protocol == "clean" else report_dir / f"valid-{protocol}"
-        written.update({f"{folder.name}/{k}" if protocol != "clean" else k: v for k, v in write_report(cells, folder).items()})
+        main = protocol in ("clean", "both")  # `both` cells report their clean-protocol choice
+        folder = report_dir if main else report_dir / f"valid-{protocol}"
+        written.update({k if main else f"{folder.name}/{k}": v for k, v in write_report(cells, folder).items()})
     if "table.md" not in written and written:  # no clean cells: the first protocol's table is the main one
         first = report_dir / f"valid-{next(iter(run.by_protocol))}" / "table.md"
         atomic_write_text(report_dir / "table.md", first.read_text(encoding="utf-8"))

@@ -29,7 +29,7 @@ _TRAIN_FLAGS: dict[str, tuple[str, dict]] = {
     "--noise-kind": ("noise.kind", dict(choices=("none", "injected", "natural"))),
     "--noise-ratio": ("noise.ratio", dict(help="injected noise: int(ratio*|train_u|) items per user")),
     "--noise-threshold": ("noise.threshold", dict(help="natural noise: ratings below it are noisy")),
-    "--valid-noise": ("noise.valid", dict(choices=("clean", "noisy"), help="validation protocol: clean (default) or noisy (noise planted/kept in validation too)")),
+    "--valid-noise": ("noise.valid", dict(choices=("clean", "noisy", "both"), help="validation protocol: clean (default), noisy (noise planted/kept in validation too), or both (train once on clean, also record the noisy protocol's picks)")),
     "--batch-size": ("train.batch_size", dict()),
     "--lr": ("train.lr", dict()),
     "--weight-decay": ("train.weight_decay", dict(help="L2 on the batch's layer-0 embeddings")),

@@ -31,25 +31,39 @@ def selection_rows(
     """One row per (cell, protocol, criterion): key columns, ``protocol``, ``criterion``, ``epoch``, ``test_<m>``.
 
     Cells whose record has no ``selection`` (made before it existed) contribute their
-    ``best_epoch`` / ``test_metrics`` as the ``metric`` criterion only.
+    ``best_epoch`` / ``test_metrics`` as the ``metric`` criterion only. Cells of protocol
+    ``both`` contribute a ``clean`` row from their criteria and a ``noisy`` row from their shadow.
     """
     rows = []
+    for key, protocol, chosen in _views(cells_by_protocol):
+        for criterion in criteria:
+            if criterion not in chosen:
+                continue
+            row = {"dataset": key.dataset, "noise": key.noise, "ratio": key.ratio, "backbone": key.backbone,
+                   "method": key.method, "seed": key.seed, "protocol": protocol, "criterion": criterion,
+                   "epoch": chosen[criterion].get("epoch")}  # fmt: skip
+            test = chosen[criterion].get("test_metrics", {})
+            for m in metrics:
+                row[f"test_{m}"] = float(test.get(m, np.nan))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _views(cells_by_protocol):
+    """``(key, protocol, {criterion: choice})`` per cell and protocol it answers."""
     for protocol, cells in cells_by_protocol.items():
         for key, record in cells:
-            chosen = (record.get("selection") or {}).get("criteria") or {}
+            selection = record.get("selection") or {}
+            chosen = selection.get("criteria") or {}
             if not chosen:
                 chosen = {"metric": {"epoch": record.get("best_epoch"), "test_metrics": record.get("test_metrics", {})}}
-            for criterion in criteria:
-                if criterion not in chosen:
-                    continue
-                row = {"dataset": key.dataset, "noise": key.noise, "ratio": key.ratio, "backbone": key.backbone,
-                       "method": key.method, "seed": key.seed, "protocol": protocol, "criterion": criterion,
-                       "epoch": chosen[criterion].get("epoch")}  # fmt: skip
-                test = chosen[criterion].get("test_metrics", {})
-                for m in metrics:
-                    row[f"test_{m}"] = float(test.get(m, np.nan))
-                rows.append(row)
-    return pd.DataFrame(rows)
+            if protocol == "both":
+                yield key, "clean", chosen
+                shadow = (selection.get("shadow") or {}).get("criteria")
+                if shadow:
+                    yield key, "noisy", shadow
+            else:
+                yield key, protocol, chosen
 
 
 def _baseline(method: str, available: set[str]) -> str | None:

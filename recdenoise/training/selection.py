@@ -17,6 +17,11 @@ once so every epoch is scored on the same pairs. Per criterion it keeps the best
 copy of the weights; the experiment then evaluates test once per criterion, so one run answers
 "what would each criterion have picked". The criterion named ``primary`` is loaded into the
 model at the end of training (the trainer itself restores the ``metric`` choice).
+
+Given an ``evaluator``, the callback ranks on its *own* validation set instead of reading the
+trainer's: a second, *shadow* instance on the noisy validation set of the same run answers
+"what would each criterion have picked under the noisy protocol" without training twice (the
+two protocols train on identical data with identical seeds, so their trajectories coincide).
 """
 
 from __future__ import annotations
@@ -110,11 +115,16 @@ class ModelSelection(Callback):
         trim: :math:`\\rho`, share of the largest losses ``trimmed_loss`` drops (ERM_RE: 0.2).
         num_negatives: fixed sampled negatives per validation positive.
         seed: seeds the negatives.
+        evaluator: rank ``valid`` with this evaluator (a shadow protocol) instead of reading the
+            trainer's validation metrics; a shadow never changes the model.
+        log_key: where the epoch's view goes in the logs (``"selection"``: the losses; a shadow's
+            key gets ``{"valid": metrics, "selection": losses}``).
     """
 
     def __init__(
         self, valid: Interactions, train: Interactions, *, monitor: str = "recall@20", primary: str = "metric",
-        loss: str = "bpr", trim: float = 0.2, num_negatives: int = 1, seed: int = 0,
+        loss: str = "bpr", trim: float = 0.2, num_negatives: int = 1, seed: int = 0, evaluator=None,
+        log_key: str = "selection",
     ):  # fmt: skip
         if primary not in CRITERIA:
             raise ConfigError(f"select must be one of {list(CRITERIA)}, got {primary!r}")
@@ -127,6 +137,8 @@ class ModelSelection(Callback):
         self.valid, self.train = valid, train
         self.monitor, self.primary, self.loss, self.trim = monitor, primary, loss, float(trim)
         self.num_negatives, self.seed = num_negatives, seed
+        self.evaluator, self.log_key = evaluator, log_key
+        self.shadow: Optional["ModelSelection"] = None  # the noisy protocol's shadow (noise.valid = "both")
         self.pairs: Optional[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = None
         self.best: dict[str, dict] = {}
 
@@ -150,17 +162,29 @@ class ModelSelection(Callback):
     def on_epoch_end(self, trainer, epoch, logs):
         if not logs.get("valid"):
             return
-        logs["selection"] = self.losses(trainer.model, trainer.graph)
+        losses = self.losses(trainer.model, trainer.graph)
+        if self.evaluator is None:
+            logs[self.log_key] = losses
+            view = {"valid": logs["valid"], "selection": losses}
+        else:
+            metrics = self.evaluator.evaluate(trainer.model.scorer(trainer.graph), self.valid, exclude=[self.train]).metrics
+            view = logs[self.log_key] = {"valid": metrics, "selection": losses}
         for criterion in CRITERIA:
-            score = criterion_score(logs, criterion, self.monitor)
+            score = criterion_score(view, criterion, self.monitor)
             if score is None or not math.isfinite(score):
                 continue
             if criterion not in self.best or score > self.best[criterion]["score"]:
                 state = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
                 self.best[criterion] = {"epoch": epoch + 1, "score": score, "state": state}
 
+    def view(self, logs: Mapping) -> Mapping:
+        """This instance's ``{"valid", "selection"}`` of one epoch's logs."""
+        if self.evaluator is None:
+            return {"valid": logs.get("valid", {}), "selection": logs.get(self.log_key, {})}
+        return logs.get(self.log_key, {})
+
     def on_fit_end(self, trainer):
-        if self.primary != "metric" and self.primary in self.best:
+        if self.evaluator is None and self.primary != "metric" and self.primary in self.best:
             trainer.model.load_state_dict(self.best[self.primary]["state"])
 
     def chosen(self) -> dict[str, dict]:

@@ -65,3 +65,15 @@ def test_bench_cli_reports_protocols_and_criteria_side_by_side(tmp_path, capsys)
     record = json.loads(next((tmp_path / "g" / "valid-noisy").rglob("run.json")).read_text())
     assert record["config"]["noise"]["valid"] == "noisy"
     assert main([*argv[:-3], "--select", "oracle", "--output", str(tmp_path / "h"), "--no-progress"]) == 2
+
+
+def test_bench_cli_both_trains_once_and_reports_both_protocols(tmp_path, capsys):
+    argv = ["bench", "denoise", "--datasets", "synthetic", "--backbones", "mf", "--methods", "bpr,dcf", "--noise", "injected:0.2",
+            "--seeds", "0", "--epochs", "2", "--patience", "0", "--device", "cpu", "--valid-noise", "both",
+            "--select", "metric,loss", "--set", "data.options.num_users=30", "--set", "data.options.num_items=40",
+            "--set", "train.batch_size=64", "--output", str(tmp_path / "g"), "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "clean valid, valid loss" in out and "noisy valid, valid Recall@20" in out
+    assert len(list((tmp_path / "g" / "valid-both").rglob("run.json"))) == 2  # one run per cell
+    assert (tmp_path / "g" / "table.md").is_file()
