@@ -46,7 +46,7 @@ from ..errors import ConfigError
 from ..types import TripletBatch
 from .denoising import drop_rate_schedule
 from .memory import LossMemory
-from .objective import LossOutput, PairwiseObjective, embedding_l2
+from .objective import LossOutput, PairwiseObjective
 
 __all__ = ["DCFOptions", "DCFObjective", "damping", "confidence_lower_bound"]
 
@@ -152,11 +152,7 @@ class DCFObjective(PairwiseObjective):
         total = (weights * per_example).sum() + (relabelled * flipped).sum()
         loss = total / (weights.sum() + relabelled.sum()).clamp_min(1.0)
         stats = {"loss": loss.detach(), "drop_rate": torch.tensor(num_drop / size), "relabel_rate": torch.tensor(num_relabel / size)}
-        if self.reg_weight > 0:
-            reg = self.reg_weight * embedding_l2(model, batch)
-            loss = loss + reg
-            stats["reg"] = reg.detach()
-        return LossOutput(loss, per_example.detach(), weights, stats)
+        return LossOutput(self.regularised(loss, model, batch, stats), per_example.detach(), weights, stats)
 
     def state_dict_extra(self) -> dict:
         return self.memory.state_dict()

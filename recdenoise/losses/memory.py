@@ -36,22 +36,20 @@ class LossMemory:
         """``[B]`` number of stored values :math:`n_r` (0 for rows never seen)."""
         return self.count[rows].clamp(max=self.window)
 
+    def _stored(self, rows: torch.Tensor, transform=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(n [B], values [B, W] (transformed), mask [B, W] of the stored slots)``."""
+        n = self.seen(rows)
+        vals = self.values[rows] if transform is None else transform(self.values[rows])
+        return n, vals, torch.arange(self.window, device=vals.device).unsqueeze(0) < n.unsqueeze(1)
+
     def mean(self, rows: torch.Tensor, transform=None) -> torch.Tensor:
         """``[B]`` mean of the stored (optionally ``transform`` ed) losses; unused slots are ignored."""
-        n = self.seen(rows)
-        vals = self.values[rows]
-        if transform is not None:
-            vals = transform(vals)
-        mask = torch.arange(self.window, device=vals.device).unsqueeze(0) < n.unsqueeze(1)
+        n, vals, mask = self._stored(rows, transform)
         return (vals * mask).sum(1) / n.clamp_min(1)
 
     def variance(self, rows: torch.Tensor, transform=None) -> torch.Tensor:
         """``[B]`` unbiased variance of the stored values (0 with fewer than two)."""
-        n = self.seen(rows)
-        vals = self.values[rows]
-        if transform is not None:
-            vals = transform(vals)
-        mask = torch.arange(self.window, device=vals.device).unsqueeze(0) < n.unsqueeze(1)
+        n, vals, mask = self._stored(rows, transform)
         mean = (vals * mask).sum(1, keepdim=True) / n.clamp_min(1).unsqueeze(1)
         return (((vals - mean) ** 2) * mask).sum(1) / (n - 1).clamp_min(1)
 

@@ -29,7 +29,7 @@ import torch
 
 from ..errors import ConfigError
 from ..types import TripletBatch
-from .objective import LossOutput, PairwiseObjective, embedding_l2
+from .objective import LossOutput, PairwiseObjective
 
 __all__ = ["UDTOptions", "UDTObjective", "user_rank_weights"]
 
@@ -122,11 +122,7 @@ class UDTObjective(PairwiseObjective):
         weights = self.row_weights[rows] if epoch >= self.warmup else torch.ones_like(current)
         loss = (weights * per_example).mean()
         stats = {"loss": loss.detach()}
-        if self.reg_weight > 0:
-            reg = self.reg_weight * embedding_l2(model, batch)
-            loss = loss + reg
-            stats["reg"] = reg.detach()
-        return LossOutput(loss, per_example.detach(), weights.detach(), stats)
+        return LossOutput(self.regularised(loss, model, batch, stats), per_example.detach(), weights.detach(), stats)
 
     def state_dict_extra(self) -> dict:
         return {"ema": self.ema, "seen": self.seen, "row_weights": self.row_weights}

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from .summary import CellKey, DEFAULT_BASELINES, PLAIN_METHODS
+from .summary import PLAIN_METHODS, CellKey, summarize
 
 __all__ = ["CRITERION_LABELS", "selection_rows", "selection_summary", "selection_markdown"]
 
@@ -66,43 +66,17 @@ def _views(cells_by_protocol):
                 yield key, protocol, chosen
 
 
-def _baseline(method: str, available: set[str]) -> str | None:
-    if method in PLAIN_METHODS:
-        return None
-    preferred = DEFAULT_BASELINES.get(method, "bpr")
-    return preferred if preferred in available else ("bpr" if "bpr" in available else None)
-
-
 def selection_summary(rows: pd.DataFrame, metrics: Sequence[str] = ("recall@20", "ndcg@20")) -> pd.DataFrame:
-    """Mean / sample std over seeds per (setting, method, protocol, criterion), the mean chosen
-    epoch, and ``<m>_rel``: % change vs the method's baseline under the same protocol and criterion."""
+    """:func:`~recdenoise.reporting.summary.summarize` per (protocol, criterion): mean / sample std
+    over seeds, ``epoch_mean`` (mean chosen epoch) and ``<m>_rel``, the % change vs the method's
+    baseline under the same protocol and criterion."""
     if rows.empty:
         raise ConfigError("no finished cells with selection records to summarise")
-    frame = rows.copy()
-    frame["_ratio"] = frame["ratio"].astype(float).fillna(-1.0)
-    keys = ["dataset", "noise", "_ratio", "backbone", "method", "protocol", "criterion"]
-    grouped = frame.groupby(keys, sort=False)
-    out = grouped.agg(seeds=("seed", "nunique"), epoch_mean=("epoch", "mean")).reset_index()
-    for m in metrics:
-        stats = grouped[f"test_{m}"].agg(["mean", "std"]).reset_index(drop=True)
-        out[f"{m}_mean"], out[f"{m}_std"] = stats["mean"].to_numpy(), stats["std"].to_numpy()
-    setting = ["dataset", "noise", "_ratio", "backbone", "protocol", "criterion"]
-    means = out.set_index(setting + ["method"])
-    out["baseline"] = ""
-    for m in metrics:
-        out[f"{m}_rel"] = np.nan
-    for idx, row in out.iterrows():
-        here = out[(out[setting] == row[setting]).all(axis=1)]
-        base = _baseline(row["method"], set(here["method"]))
-        if base is None:
-            continue
-        out.at[idx, "baseline"] = base
-        base_row = means.loc[tuple(row[setting]) + (base,)]
-        for m in metrics:
-            denom = base_row[f"{m}_mean"]
-            out.at[idx, f"{m}_rel"] = 100.0 * (row[f"{m}_mean"] - denom) / denom if denom else np.nan
-    out["ratio"] = out["_ratio"].where(out["_ratio"] >= 0, np.nan)
-    return out.drop(columns="_ratio")
+    parts = []
+    for (protocol, criterion), group in rows.groupby(["protocol", "criterion"], sort=False):
+        part = summarize(group.drop(columns=["protocol", "criterion"]).rename(columns={"epoch": "best_epoch"}), metrics)
+        parts.append(part.rename(columns={"best_epoch_mean": "epoch_mean"}).assign(protocol=protocol, criterion=criterion))
+    return pd.concat(parts, ignore_index=True)
 
 
 def _cell(row: pd.Series, metric: str, digits: int) -> str:
