@@ -53,11 +53,16 @@ def test_grid_runs_each_protocol_in_its_own_folder(tmp_path):
         DenoiseGrid(["synthetic"], RunConfig(), tmp_path / "h", valid_noise=("dirty",))
 
 
+def _bench_argv(output, methods: str, valid: str, select: str) -> list[str]:
+    """A two-epoch synthetic ``bench denoise`` command line (``--output`` and ``--no-progress`` last)."""
+    return ["bench", "denoise", "--datasets", "synthetic", "--backbones", "mf", "--methods", methods, "--noise", "injected:0.2",
+            "--seeds", "0", "--epochs", "2", "--patience", "0", "--device", "cpu", "--valid-noise", valid, "--select", select,
+            "--set", "data.options.num_users=30", "--set", "data.options.num_items=40", "--set", "train.batch_size=64",
+            "--output", str(output), "--no-progress"]  # fmt: skip
+
+
 def test_bench_cli_reports_protocols_and_criteria_side_by_side(tmp_path, capsys):
-    argv = ["bench", "denoise", "--datasets", "synthetic", "--backbones", "mf", "--methods", "bpr,udt", "--noise", "injected:0.2",
-            "--seeds", "0", "--epochs", "2", "--patience", "0", "--device", "cpu", "--valid-noise", "clean,noisy",
-            "--select", "metric,trimmed_loss", "--set", "data.options.num_users=30", "--set", "data.options.num_items=40",
-            "--set", "train.batch_size=64", "--output", str(tmp_path / "g"), "--no-progress"]  # fmt: skip
+    argv = _bench_argv(tmp_path / "g", "bpr,udt", "clean,noisy", "metric,trimmed_loss")
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "clean valid, ERM_RE (trimmed loss)" in out and "noisy valid, valid Recall@20" in out
@@ -68,10 +73,7 @@ def test_bench_cli_reports_protocols_and_criteria_side_by_side(tmp_path, capsys)
 
 
 def test_bench_cli_both_trains_once_and_reports_both_protocols(tmp_path, capsys):
-    argv = ["bench", "denoise", "--datasets", "synthetic", "--backbones", "mf", "--methods", "bpr,dcf", "--noise", "injected:0.2",
-            "--seeds", "0", "--epochs", "2", "--patience", "0", "--device", "cpu", "--valid-noise", "both",
-            "--select", "metric,loss", "--set", "data.options.num_users=30", "--set", "data.options.num_items=40",
-            "--set", "train.batch_size=64", "--output", str(tmp_path / "g"), "--no-progress"]  # fmt: skip
+    argv = _bench_argv(tmp_path / "g", "bpr,dcf", "both", "metric,loss")
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "clean valid, valid loss" in out and "noisy valid, valid Recall@20" in out
