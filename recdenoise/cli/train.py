@@ -174,10 +174,17 @@ def check_run_config(cfg) -> None:
 def _print_result(result) -> None:
     out = sys.stdout
     rec = result.record
+    select = result.config.train.select
     if result.valid is not None:
-        out.write(f"validation (epoch {rec['best_epoch']} of {rec['epochs_run']}, selected on {result.config.train.monitor}):\n")
+        on = result.config.train.monitor if select == "metric" else f"validation {select}"
+        out.write(f"validation (epoch {rec['best_epoch']} of {rec['epochs_run']}, selected on {on}):\n")
         out.write(result.valid.to_table() + "\n")
     out.write("test:\n" + result.test.to_table() + "\n")
+    selection = rec.get("selection") or {}
+    for protocol, criteria in (("", selection.get("criteria")), ("noisy valid, ", (selection.get("shadow") or {}).get("criteria"))):
+        for criterion, chosen in (criteria or {}).items():
+            test = ", ".join(f"{k} {chosen['test_metrics'][k]:.4f}" for k in ("recall@20", "ndcg@20") if k in chosen["test_metrics"])
+            out.write(f"selected by {protocol}{criterion}: epoch {chosen['epoch']}, test {test}\n")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
