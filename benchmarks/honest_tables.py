@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("no finished cells with selection records\n")
         return 1
     summary = selection_summary(rows)
+    order = summary["method"].map(METHOD_ORDER).fillna(99)
+    summary = summary.assign(_k=order.to_numpy()).sort_values(["noise", "backbone", "_k"], kind="stable").drop(columns="_k")
     args.out.mkdir(parents=True, exist_ok=True)
     text = "\n\n".join(f"Test {m}: mean ± std over seeds (Δ vs baseline under the same protocol and criterion) @ mean chosen epoch\n\n"
                        + selection_markdown(summary, m) for m in ("recall@20", "ndcg@20"))  # fmt: skip
