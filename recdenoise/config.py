@@ -97,7 +97,8 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class NoiseConfig:
-    """Noise protocol applied to the training split (validation and test stay clean).
+    """Noise protocol applied to the training split (and to validation when ``valid = "noisy"``;
+    test always stays clean).
 
     Attributes:
         kind: ``none``; ``injected`` (add ``int(ratio * |train_u|)`` unseen items per user);
@@ -105,11 +106,18 @@ class NoiseConfig:
             leave valid/test).
         ratio: injected-noise ratio.
         threshold: rating threshold of natural noise (``rating < threshold`` is noisy).
+        valid: validation protocol: ``clean`` (noise in training only; the optimistic
+            protocol) or ``noisy`` (injected noise planted into validation in the same
+            proportion, natural noise kept there; labelled like training noise), or
+            ``both``: one training run, trained and selected on the clean validation rows, that
+            also records what every criterion would pick on the noisy validation set
+            (``run.json["selection"]["shadow"]``; the protocols train on identical data).
     """
 
     kind: str = "none"
     ratio: float = 0.0
     threshold: float = 3.0
+    valid: str = "clean"
 
 
 @dataclass(frozen=True)
@@ -146,6 +154,14 @@ class TrainConfig:
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:1``...
         progress: tqdm bars.
         checkpoint_every: write the resumable checkpoint every this many epochs.
+        select: the model-selection criterion that picks the reported epoch: ``metric``
+            (``monitor`` on validation), ``loss`` (mean validation loss) or ``trimmed_loss``
+            (ERM_RE: the validation loss with the ``select_trim`` largest positive losses
+            trimmed). Every criterion's epoch and test metrics are recorded in ``run.json``.
+        select_trim: share of the largest validation losses trimmed by ``trimmed_loss``.
+        select_loss: loss of the validation-loss criteria: ``auto`` (the method's loss:
+            ``bce`` for bce and BCE-based methods, else ``bpr``), ``bpr`` or ``bce``.
+        select_negatives: fixed, seeded sampled negatives per validation positive.
     """
 
     epochs: int = 100
@@ -159,6 +175,10 @@ class TrainConfig:
     device: str = "auto"
     progress: bool = True
     checkpoint_every: int = 1
+    select: str = "metric"
+    select_trim: float = 0.2
+    select_loss: str = "auto"
+    select_negatives: int = 1
 
 
 @dataclass(frozen=True)
@@ -206,6 +226,9 @@ class RunConfig:
 _CHOICES = {
     "noise.kind": ("none", "injected", "natural"),
     "model.name": ("mf", "lightgcn"),
+    "noise.valid": ("clean", "noisy", "both"),
+    "train.select": ("metric", "loss", "trimmed_loss"),
+    "train.select_loss": ("auto", "bpr", "bce"),
 }
 
 
@@ -223,6 +246,8 @@ def _validate(cfg: RunConfig) -> None:
         "train.eval_every": cfg.train.eval_every > 0,
         "train.checkpoint_every": cfg.train.checkpoint_every > 0,
         "train.edge_dropout": 0 <= cfg.train.edge_dropout < 1,
+        "train.select_trim": 0 <= cfg.train.select_trim < 1,
+        "train.select_negatives": 0 < cfg.train.select_negatives <= 1000,
         "model.embedding_dim": cfg.model.embedding_dim > 0,
         "model.num_layers": cfg.model.num_layers >= 0,
         "noise.ratio": cfg.noise.ratio >= 0,

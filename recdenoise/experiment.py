@@ -28,7 +28,7 @@ from .errors import CheckpointError, ConfigError, DivergedError
 from .evaluation import EvalResult, Evaluator
 from .graph import BipartiteGraph
 from .methods import MethodParts, build_method
-from .methods.registry import resolve_run_method
+from .methods.registry import method_options, resolve_run_method
 from .models import Recommender, build_model
 from .reporting import records
 from .reporting.lock import RunLock, check_output_path
@@ -37,6 +37,7 @@ from .training import Trainer
 from .training.callbacks import Callback, Checkpoint, EarlyStopping, LogMetrics
 from .training.diagnostics import NoiseDiagnostics
 from .training.preflight import check_memory
+from .training.selection import ModelSelection, SelectionEarlyStopping
 from .utils import resolve_device, seeded_rng
 
 __all__ = ["RunResult", "run_experiment", "build_run", "load_run", "exclusions_for_test", "make_evaluator", "check_run", "topk_frame", "versions"]
@@ -80,6 +81,8 @@ def exclusions_for_test(split: Split) -> list[Interactions]:
     validation pairs that are also test pairs (LLMRec's Netflix split ships ``val == test``;
     excluding them would hide every test target and report zero)."""
     valid = split.valid
+    if valid.is_noise is not None:  # noisy validation: mask only the clean rows, so test metrics match the clean protocol's
+        valid = valid.subset(~valid.is_noise)
     if len(valid) and len(split.test):
         also_test = split.test.contains(valid.users, valid.items)
         if also_test.any():
@@ -135,6 +138,7 @@ def run_experiment(
     device = resolve_device(cfg.train.device)
     out = check_output_path(cfg.output_dir) if cfg.output_dir is not None else None
     split, data_info, noise = prepare_run_data(cfg.data, cfg.noise, cfg.seed)
+    split, shadow_valid = protocol_views(cfg, split)
     check_run(cfg, split, device)
     parts = build_run(cfg, split, device)
     evaluator = make_evaluator(cfg, device)
@@ -143,9 +147,17 @@ def run_experiment(
     diagnostics = NoiseDiagnostics(split.train) if split.train.is_noise is not None else None
     if diagnostics is not None:
         cbs.append(diagnostics)
+    selection = make_selection(cfg, split) if len(split.valid) else None
+    if selection is not None:
+        cbs.append(selection)
+        if shadow_valid is not None:
+            selection.shadow = make_selection(cfg, Split(split.train, shadow_valid, split.test), evaluator)
+            cbs.append(selection.shadow)
     cbs += list(callbacks)
-    if cfg.train.patience > 0:
+    if cfg.train.patience > 0 and (cfg.train.select == "metric" or selection is None):
         cbs.append(EarlyStopping(cfg.train.monitor, cfg.train.patience))
+    elif cfg.train.patience > 0:
+        cbs.append(SelectionEarlyStopping(cfg.train.select, cfg.train.patience))
     cbs.append(LogMetrics())
     if out is not None:
         cbs.append(Checkpoint(out / CHECKPOINT_FILE, every=cfg.train.checkpoint_every))
@@ -179,7 +191,7 @@ def run_experiment(
         "noise": noise,
     }
     if out is None:
-        return _fit_and_evaluate(cfg, trainer, evaluator, parts, split, diagnostics, record, started, None)
+        return _fit_and_evaluate(cfg, trainer, evaluator, parts, split, diagnostics, record, started, None, selection)
     with RunLock(out, "train"):
         before = records.previous_failure(out) if resume else None
         if before:
@@ -194,7 +206,7 @@ def run_experiment(
         try:
             records.write_record(out, record)
             records.write_split(out, split)
-            return _fit_and_evaluate(cfg, trainer, evaluator, parts, split, diagnostics, record, started, out)
+            return _fit_and_evaluate(cfg, trainer, evaluator, parts, split, diagnostics, record, started, out, selection)
         except BaseException as exc:
             records.mark_stopped(out, record, exc, trainer.epoch)
             raise
@@ -220,9 +232,54 @@ def check_run(cfg: RunConfig, split: Split, device: torch.device) -> None:
     check_memory(cfg, train.num_users, train.num_items, len(train), name, options, device)
 
 
-def _fit_and_evaluate(cfg, trainer, evaluator, parts, split, diagnostics, record, started, out) -> RunResult:
+def protocol_views(cfg: RunConfig, split: Split) -> tuple[Split, Optional[Interactions]]:
+    """``noise.valid = "both"``: the run trains and selects on the clean validation rows and
+    shadows the noisy validation set (returned second); otherwise ``(split, None)``."""
+    if cfg.noise.valid != "both" or split.valid.is_noise is None:
+        return split, None
+    return Split(split.train, split.valid.subset(~split.valid.is_noise), split.test), split.valid
+
+
+def make_selection(cfg: RunConfig, split: Split, evaluator: Optional[Evaluator] = None) -> ModelSelection:
+    """The :class:`ModelSelection` callback of a run (``train.select*`` settings; ``select_loss =
+    "auto"`` is ``bce`` for ``bce`` and methods whose ``loss`` option is ``bce``, else ``bpr``);
+    with ``evaluator``: a shadow on ``split.valid`` (the noisy protocol of ``noise.valid = "both"``)."""
+    loss = cfg.train.select_loss
+    if loss == "auto":
+        name, options = resolve_run_method(cfg)
+        loss = "bce" if name == "bce" or getattr(method_options(name, options), "loss", None) == "bce" else "bpr"
+    return ModelSelection(
+        split.valid, split.train, monitor=cfg.train.monitor, primary=cfg.train.select, loss=loss,
+        trim=cfg.train.select_trim, num_negatives=cfg.train.select_negatives, seed=cfg.seed,
+        evaluator=evaluator, log_key="selection" if evaluator is None else "shadow_valid",
+    )  # fmt: skip
+
+
+def _criteria_results(evaluator: Evaluator, parts: MethodParts, split: Split, selection: ModelSelection, history: list) -> dict:
+    """Per criterion: its epoch, the validation metrics and losses there, and test metrics of its
+    weights; the model ends holding the primary criterion's weights."""
+    by_epoch = {logs["epoch"]: logs for logs in history}
+    out = {}
+    for criterion, best in selection.best.items():
+        parts.model.load_state_dict(best["state"])
+        test = evaluator.evaluate(parts.model.scorer(parts.graph), split.test, exclude=exclusions_for_test(split))
+        view = selection.view(by_epoch.get(best["epoch"], {}))
+        out[criterion] = {"epoch": best["epoch"], "valid_metrics": view.get("valid", {}),
+                          "valid_losses": view.get("selection", {}), "test_metrics": test.metrics}  # fmt: skip
+    shadow = getattr(selection, "shadow", None)
+    if shadow is not None:
+        out = {"clean": out, "noisy": _criteria_results(evaluator, parts, split, shadow, history)}
+    if selection.primary in selection.best:
+        parts.model.load_state_dict(selection.best[selection.primary]["state"])
+    return out
+
+
+def _fit_and_evaluate(cfg, trainer, evaluator, parts, split, diagnostics, record, started, out, selection=None) -> RunResult:
     fit = trainer.fit(cfg.train.epochs)
     train_time = time.time() - started
+    criteria = _criteria_results(evaluator, parts, split, selection, fit.history) if selection is not None else {}
+    shadow = criteria.pop("noisy", None) if "clean" in criteria else None
+    criteria = criteria.get("clean", criteria)
     valid, test = _evaluate(cfg, evaluator, parts, split)
     if not all(math.isfinite(v) for v in test.metrics.values()):
         raise DivergedError(f"training diverged: test metrics are not finite ({test.metrics}); lower --lr", trainer.epoch)
@@ -230,7 +287,9 @@ def _fit_and_evaluate(cfg, trainer, evaluator, parts, split, diagnostics, record
         status="complete",
         history=fit.history,
         epochs_run=trainer.epoch,
-        best_epoch=fit.best_epoch,
+        best_epoch=criteria[cfg.train.select]["epoch"] if cfg.train.select in criteria else fit.best_epoch,
+        selection={"select": cfg.train.select, "loss": selection.loss, "trim": selection.trim, "criteria": criteria,
+                   **({"shadow": {"protocol": "noisy", "criteria": shadow}} if shadow else {})} if selection else None,  # fmt: skip
         stopped_early=fit.stopped_early,
         valid_metrics=valid.metrics if valid is not None else {},
         test_metrics=test.metrics,
@@ -269,6 +328,7 @@ def load_run(path: str | Path, *, device: str | None = None, data_dir: str | Non
     dev = resolve_device(cfg.train.device)
 
     split, data_info, _noise = prepare_run_data(cfg.data, cfg.noise, cfg.seed)
+    split, _shadow = protocol_views(cfg, split)
     if record.get("data_checksum") and data_info["data_checksum"] != record["data_checksum"]:
         raise CheckpointError(
             f"the data prepared for {folder} differ from those it was trained on (checksum "

@@ -5,7 +5,10 @@ config and runs it with :func:`~recdenoise.experiment.run_experiment` in its own
 
     <output_dir>/<dataset>/<noise>-<ratio>/<backbone>/<method>/seed<k>/run.json
 
-(``natural`` noise has no ratio: ``<dataset>/natural/...``). The grid is resumable: a cell
+(``natural`` noise has no ratio: ``<dataset>/natural/...``). Cells run under the noisy
+validation protocol (``valid_noise=("clean", "noisy")``, config ``noise.valid``) live under
+``<output_dir>/valid-noisy/...`` with the same layout, so a clean-validation grid keeps its
+folders. The grid is resumable: a cell
 whose ``run.json`` is complete is read back, not recomputed; an interrupted cell resumes from
 its checkpoint (``run_experiment(..., resume=True)``). Each run selects its epoch on
 validation only and reports test metrics at that epoch, so the tables never look at test
@@ -84,7 +87,10 @@ CONFIG_PATHS = {
     "method_options": "method.options",
     "seed": "seed",
     "output": "output_dir",
+    "valid_noise": "noise.valid",
 }
+VALID_PROTOCOLS = ("clean", "noisy", "both")
+"""``both`` trains each cell once (selected on clean validation) and records the noisy protocol's picks too."""
 
 
 # ------------------------------------------------------------------------ records
@@ -111,6 +117,7 @@ class GridRun:
     computed: list[CellKey] = field(default_factory=list)
     reused: list[CellKey] = field(default_factory=list)
     failed: list[tuple[CellKey, str]] = field(default_factory=list)
+    by_protocol: dict[str, list[tuple[CellKey, dict]]] = field(default_factory=dict)
 
 
 class DenoiseGrid:
@@ -131,6 +138,8 @@ class DenoiseGrid:
             :func:`recdenoise.experiment.run_experiment` (injectable for tests).
         progress: a tqdm bar over cells.
         keep_going: log a failing cell and continue (it is reported in :class:`GridRun`).
+        valid_noise: validation protocols (``"clean"``, ``"noisy"``, or ``"both"``: one run per cell
+            that records both, in ``<output_dir>/valid-both/...``); each runs every cell.
     """
 
     def __init__(
@@ -147,6 +156,7 @@ class DenoiseGrid:
         runner: Callable[..., Any] | None = None,
         progress: bool = True,
         keep_going: bool = False,
+        valid_noise: Sequence[str] = ("clean",),
     ):
         for name, values in (("datasets", datasets), ("backbones", backbones), ("methods", methods), ("noise", noise), ("seeds", seeds)):
             if not values:
@@ -162,6 +172,10 @@ class DenoiseGrid:
         self.runner = runner
         self.progress = progress
         self.keep_going = keep_going
+        bad = [p for p in valid_noise if p not in VALID_PROTOCOLS]
+        if not valid_noise or bad:
+            raise ConfigError(f"DenoiseGrid: valid_noise must be a non-empty subset of {list(VALID_PROTOCOLS)}, got {list(valid_noise)}")
+        self.valid_noise = list(dict.fromkeys(valid_noise))
 
     # ------------------------------------------------------------------ cells
     def cells(self) -> list[CellKey]:
@@ -175,16 +189,17 @@ class DenoiseGrid:
             for seed in self.seeds
         ]
 
-    def cell_dir(self, key: CellKey) -> Path:
-        return self.output_dir / key.relpath()
+    def cell_dir(self, key: CellKey, protocol: str = "clean") -> Path:
+        root = self.output_dir if protocol == "clean" else self.output_dir / f"valid-{protocol}"
+        return root / key.relpath()
 
-    def record_path(self, key: CellKey) -> Path:
-        return self.cell_dir(key) / "run.json"
+    def record_path(self, key: CellKey, protocol: str = "clean") -> Path:
+        return self.cell_dir(key, protocol) / "run.json"
 
-    def is_complete(self, key: CellKey) -> bool:
-        return read_record(self.record_path(key)) is not None
+    def is_complete(self, key: CellKey, protocol: str = "clean") -> bool:
+        return read_record(self.record_path(key, protocol)) is not None
 
-    def config_for(self, key: CellKey) -> Any:
+    def config_for(self, key: CellKey, protocol: str = "clean") -> Any:
         """The base config with this cell's dataset, noise, backbone, method, seed and folder."""
         cfg = self.base_config
         base_options = _get(cfg, CONFIG_PATHS["method_options"]) or {}
@@ -197,8 +212,10 @@ class DenoiseGrid:
             "method": key.method,
             "method_options": options,
             "seed": key.seed,
-            "output": self.cell_dir(key),
+            "output": self.cell_dir(key, protocol),
         }
+        if protocol != "clean" or _get(cfg, CONFIG_PATHS["valid_noise"]) is not None:  # (a config without the field is clean)
+            values["valid_noise"] = protocol
         for name, value in values.items():
             cfg = _replace(cfg, CONFIG_PATHS[name], value)
         return cfg
@@ -215,36 +232,37 @@ class DenoiseGrid:
         """Run every unfinished cell (resuming interrupted ones); returns all finished cells."""
         runner = self._runner()
         result = GridRun()
-        keys = self.cells()
+        keys = [(key, protocol) for key in self.cells() for protocol in self.valid_noise]
         bar = tqdm(keys, desc="grid cells", disable=not self.progress, unit="cell")
-        for key in bar:
-            bar.set_postfix_str(key.relpath(), refresh=False)
-            record = read_record(self.record_path(key))
+        for key, protocol in bar:
+            bar.set_postfix_str(f"{key.relpath()} ({protocol} valid)", refresh=False)
+            record = read_record(self.record_path(key, protocol))
             if record is None:
                 try:
-                    runner(self.config_for(key), resume=True, progress=False)
+                    runner(self.config_for(key, protocol), resume=True, progress=False)
                 except Exception as exc:  # noqa: BLE001 - keep_going reports and continues
                     if not self.keep_going:
                         raise
                     logger.error("cell %s failed: %s", key.relpath(), exc)
                     result.failed.append((key, f"{type(exc).__name__}: {exc}"))
                     continue
-                record = read_record(self.record_path(key))
+                record = read_record(self.record_path(key, protocol))
                 if record is None:
                     raise ConfigError(
-                        f"cell {key.relpath()}: the runner returned but {self.record_path(key)} is missing or "
+                        f"cell {key.relpath()}: the runner returned but {self.record_path(key, protocol)} is missing or "
                         "incomplete; check the experiment's output_dir handling"
                     )
                 result.computed.append(key)
             else:
                 result.reused.append(key)
             result.cells.append((key, record))
+            result.by_protocol.setdefault(protocol, []).append((key, record))
         logger.info("grid: %d cells, %d computed, %d reused, %d failed", len(keys), len(result.computed), len(result.reused), len(result.failed))
         return result
 
     def load(self) -> list[tuple[CellKey, dict]]:
         """The finished cells of this grid (no running)."""
-        return [(key, rec) for key in self.cells() if (rec := read_record(self.record_path(key))) is not None]
+        return [(key, rec) for key in self.cells() if (rec := read_record(self.record_path(key, self.valid_noise[0]))) is not None]
 
 
 def _get(obj: Any, path: str) -> Any:

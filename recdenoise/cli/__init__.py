@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--methods", type=csv_list, default=["bpr", "bce", "pld", "nbpo", "tce", "rce"])
     b.add_argument("--noise", type=csv_list, default=["injected:0.2", "natural"], help="e.g. injected:0.1,injected:0.2,natural")
     b.add_argument("--seeds", type=ints, default=[0, 1, 2])
+    b.add_argument("--valid-noise", type=csv_list, default=["clean"], help="validation protocols, e.g. clean,noisy (each runs every cell)")
+    b.add_argument("--select", type=csv_list, default=["metric"],
+                   help="selection criteria reported side by side: metric,loss,trimmed_loss (every run records all three)")
     b.add_argument("--epochs", type=int, default=None)
     b.add_argument("--patience", type=int, default=None)
     b.add_argument("--device", default=None)

@@ -29,6 +29,7 @@ _TRAIN_FLAGS: dict[str, tuple[str, dict]] = {
     "--noise-kind": ("noise.kind", dict(choices=("none", "injected", "natural"))),
     "--noise-ratio": ("noise.ratio", dict(help="injected noise: int(ratio*|train_u|) items per user")),
     "--noise-threshold": ("noise.threshold", dict(help="natural noise: ratings below it are noisy")),
+    "--valid-noise": ("noise.valid", dict(choices=("clean", "noisy", "both"), help="validation protocol: clean (default), noisy (noise planted/kept in validation too), or both (train once on clean, also record the noisy protocol's picks)")),
     "--batch-size": ("train.batch_size", dict()),
     "--lr": ("train.lr", dict()),
     "--weight-decay": ("train.weight_decay", dict(help="L2 on the batch's layer-0 embeddings")),
@@ -36,6 +37,8 @@ _TRAIN_FLAGS: dict[str, tuple[str, dict]] = {
     "--patience": ("train.patience", dict(help="early-stopping patience in evaluations (0 = off)")),
     "--monitor": ("train.monitor", dict(help="validation metric selecting the epoch (default recall@20)")),
     "--eval-every": ("train.eval_every", dict()),
+    "--select": ("train.select", dict(choices=("metric", "loss", "trimmed_loss"), help="criterion that picks the reported epoch (all are recorded)")),
+    "--select-trim": ("train.select_trim", dict(help="share of largest validation losses trimmed by --select trimmed_loss (ERM_RE, default 0.2)")),
     "--edge-dropout": ("train.edge_dropout", dict()),
     "--device": ("train.device", dict(help="auto | cpu | cuda | cuda:N")),
     "--seed": ("seed", dict()),
@@ -171,10 +174,17 @@ def check_run_config(cfg) -> None:
 def _print_result(result) -> None:
     out = sys.stdout
     rec = result.record
+    select = result.config.train.select
     if result.valid is not None:
-        out.write(f"validation (epoch {rec['best_epoch']} of {rec['epochs_run']}, selected on {result.config.train.monitor}):\n")
+        on = result.config.train.monitor if select == "metric" else f"validation {select}"
+        out.write(f"validation (epoch {rec['best_epoch']} of {rec['epochs_run']}, selected on {on}):\n")
         out.write(result.valid.to_table() + "\n")
     out.write("test:\n" + result.test.to_table() + "\n")
+    selection = rec.get("selection") or {}
+    for protocol, criteria in (("", selection.get("criteria")), ("noisy valid, ", (selection.get("shadow") or {}).get("criteria"))):
+        for criterion, chosen in (criteria or {}).items():
+            test = ", ".join(f"{k} {chosen['test_metrics'][k]:.4f}" for k in ("recall@20", "ndcg@20") if k in chosen["test_metrics"])
+            out.write(f"selected by {protocol}{criterion}: epoch {chosen['epoch']}, test {test}\n")
 
 
 def cmd_train(args: argparse.Namespace) -> int:

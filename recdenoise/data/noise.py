@@ -11,6 +11,13 @@ Two protocols label every training interaction as clean or noisy (``Interactions
   positives labelled noisy (a low rating is a click the user did not like); valid/test keep
   only clean (``rating >= threshold``) interactions, as in DenoisingRec's protocol (WSDM 2021).
 
+Validation follows one of two protocols (``valid``): ``"clean"`` (default, the optimistic
+protocol above: noise only in training) or ``"noisy"`` (what a user with real data has):
+injected noise is planted into validation in the same proportion as in training
+(:math:`\\operatorname{round}_{stoch}(r \\cdot |\\mathcal{I}_u^{valid}|)` unseen items per user,
+stochastic rounding so the expected share is exactly ``r`` even for users with few validation
+items), natural noise stays in validation; both labelled ``valid.is_noise``. Test stays clean.
+
 :func:`add_noise` is the pipeline entry point; it returns the noisy split and a JSON-ready
 summary.
 """
@@ -26,19 +33,21 @@ from ..errors import ConfigError, DataError
 from .csr import expand_rows
 from .interactions import Interactions, Split
 
-__all__ = ["inject_noise", "natural_noise", "add_noise", "noise_summary", "NOISE_KINDS"]
+__all__ = ["inject_noise", "natural_noise", "add_noise", "noise_summary", "NOISE_KINDS", "VALID_PROTOCOLS"]
 
 logger = logging.getLogger(__name__)
 
 NOISE_KINDS = ("none", "injected", "natural")
+VALID_PROTOCOLS = ("clean", "noisy")
 _MAX_REJECTION_ROUNDS = 64
 
 
 def inject_noise(
     train: Interactions,
     ratio: float,
-    seed: int = 0,
+    seed: int | Sequence[int] = 0,
     exclude: Sequence[Interactions] = (),
+    rounding: str = "floor",
 ) -> Interactions:
     r"""Add :math:`\lfloor \text{ratio} \cdot |\mathcal{I}_u| \rfloor` uniformly drawn unseen items per user.
 
@@ -51,6 +60,9 @@ def inject_noise(
         ratio: noise ratio ``r >= 0`` relative to each user's training interactions.
         seed: seeds the draw (same seed and data, same noise).
         exclude: other parts of the split (valid, test) whose items must never be drawn.
+        rounding: ``"floor"`` (training: :math:`\lfloor r n_u \rfloor`, as the reference) or
+            ``"stochastic"`` (:math:`\lfloor r n_u \rfloor + \text{Bernoulli}(r n_u - \lfloor r n_u \rfloor)`;
+            noisy validation, whose per-user counts are small).
 
     Returns:
         the training interactions plus the noise rows, same id space; ``is_noise`` is
@@ -66,9 +78,14 @@ def inject_noise(
     for part in exclude:
         if part.shape != train.shape:
             raise DataError(f"exclude part is over id space {part.shape}, train over {train.shape}; use one Split")
+    if rounding not in ("floor", "stochastic"):
+        raise ConfigError(f"rounding must be 'floor' or 'stochastic', got {rounding!r}")
     rng = np.random.default_rng(seed)
     counts = train.user_counts
-    wanted = (ratio * counts.astype(np.float64)).astype(np.int64)  # == int(ratio * |train_u|) per user
+    exact = ratio * counts.astype(np.float64)
+    wanted = exact.astype(np.int64)  # == int(ratio * |train_u|) per user
+    if rounding == "stochastic":
+        wanted += (rng.random(wanted.shape[0]) < exact - wanted).astype(np.int64)
 
     forbidden = np.unique(np.concatenate([train.sorted_keys()] + [p.sorted_keys() for p in exclude]))
     num_forbidden = np.bincount(forbidden // max(train.num_items, 1), minlength=train.num_users)
@@ -216,6 +233,7 @@ def add_noise(
     ratio: float = 0.0,
     threshold: float = 3.0,
     seed: int = 0,
+    valid: str = "clean",
 ) -> tuple[Split, dict[str, Any]]:
     """Apply a noise protocol to a split (the experiment pipeline's entry point).
 
@@ -225,7 +243,9 @@ def add_noise(
             valid/test items) or ``"natural"`` (:func:`natural_noise`).
         ratio: noise ratio for ``"injected"``.
         threshold: rating threshold for ``"natural"``.
-        seed: seed of the injected draw.
+        seed: seed of the injected draw (the validation draw uses the stream ``(seed, 1)``).
+        valid: ``"clean"`` (noise in training only) or ``"noisy"`` (the same protocol planted
+            into / kept in validation, labelled ``valid.is_noise``; see the module docstring).
 
     Returns:
         ``(split, summary)``; ``summary`` holds ``kind``, the parameters, counts, the noisy
@@ -233,6 +253,8 @@ def add_noise(
     """
     if kind not in NOISE_KINDS:
         raise ConfigError(f"unknown noise kind {kind!r}; choose one of {list(NOISE_KINDS)}")
+    if valid not in VALID_PROTOCOLS:
+        raise ConfigError(f"unknown validation protocol {valid!r}; choose one of {list(VALID_PROTOCOLS)}")
     summary: dict[str, Any] = {"kind": kind}
     if kind == "none":
         out = split
@@ -246,5 +268,19 @@ def add_noise(
             valid_removed=len(split.valid) - len(out.valid),
             test_removed=len(split.test) - len(out.test),
         )
+    if valid == "noisy" and kind != "none":
+        out = Split(out.train, _noisy_valid(split, out, kind, ratio, threshold, seed), out.test)
+        summary.update(valid="noisy", valid_num_noisy=int(out.valid.is_noise.sum()),
+                       valid_noisy_share=float(out.valid.is_noise.mean()) if len(out.valid) else 0.0)  # fmt: skip
+    elif valid == "noisy":
+        summary.update(valid="noisy")
     summary.update(noise_summary(out.train))
     return out, summary
+
+
+def _noisy_valid(split: Split, out: Split, kind: str, ratio: float, threshold: float, seed: int) -> Interactions:
+    """Validation under the noisy protocol: injected items planted like training's (never a
+    training, noisy-training or test item), or natural low ratings kept; all labelled."""
+    if kind == "injected":
+        return inject_noise(split.valid, ratio, (seed, 1), exclude=(out.train, split.test), rounding="stochastic")
+    return split.valid.replace(is_noise=split.valid.ratings < threshold)

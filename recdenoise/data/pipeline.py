@@ -36,7 +36,8 @@ def prepare_run_data(data: DataConfig, noise: NoiseConfig, seed: int) -> tuple[S
 
     Args:
         data: the ``[data]`` section; ``data.options`` are the reader's options.
-        noise: the ``[noise]`` section (applied to the training part only).
+        noise: the ``[noise]`` section (applied to the training part, and to validation when
+            ``noise.valid = "noisy"``).
         seed: the run's seed: seeds the noise, and the split unless ``data.split_seed`` is set.
 
     Returns:
@@ -68,7 +69,10 @@ def prepare_run_data(data: DataConfig, noise: NoiseConfig, seed: int) -> tuple[S
     )
     if noise.kind == "natural" and split.train.ratings is None:
         raise ConfigError(f"natural noise needs ratings, and dataset {data.dataset!r} has none; use --noise-kind injected")
-    split, summary = add_noise(split, noise.kind, noise.ratio, noise.threshold, seed)
+    valid = "noisy" if noise.valid == "both" else noise.valid  # both: the run takes its clean view (experiment.protocol_views)
+    split, summary = add_noise(split, noise.kind, noise.ratio, noise.threshold, seed, valid=valid)
+    if noise.valid == "both" and "valid" in summary:
+        summary["valid"] = "both"
     return split, info, summary
 
 

@@ -111,11 +111,15 @@ class PairwiseObjective(nn.Module):
         per_example = self.loss_fn(pos, neg)
         loss, weights = self.reducer(per_example, batch, step, pos.detach())
         stats = {"loss": loss.detach()}  # tensors: no host sync per step
+        return LossOutput(self.regularised(loss, model, batch, stats), per_example.detach(), weights, stats)
+
+    def regularised(self, loss: torch.Tensor, model, batch: TripletBatch, stats: dict) -> torch.Tensor:
+        """``loss`` plus the L2 term (logged in ``stats["reg"]``), for subclasses with their own reduction."""
         if self.reg_weight > 0:
             reg = self.reg_weight * embedding_l2(model, batch)
             loss = loss + reg
             stats["reg"] = reg.detach()
-        return LossOutput(loss, per_example.detach(), weights, stats)
+        return loss
 
     def state_dict_extra(self) -> dict:
         """The reducer's state (schedules, running targets) for checkpoints."""

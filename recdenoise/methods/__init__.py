@@ -10,5 +10,6 @@ from .registry import METHODS, MethodContext, MethodParts, MethodSpec, build_met
 
 # Built-in methods register themselves when their module is imported: import them all here.
 from . import builtin, llmrec, pruning  # noqa: E402,F401  isort: skip
+from . import dcf, deca, udt  # noqa: E402,F401  isort: skip  (field methods of the honest benchmark)
 
 __all__ = ["METHODS", "MethodContext", "MethodParts", "MethodSpec", "build_method", "get_method", "method_options", "register_method"]

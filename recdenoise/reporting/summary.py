@@ -43,7 +43,7 @@ __all__ = [
 
 KEY_COLUMNS = ["dataset", "noise", "ratio", "backbone", "method"]
 
-DEFAULT_BASELINES: dict[str, str] = {"pld": "bpr", "nbpo": "bpr", "tce": "bce", "rce": "bce"}
+DEFAULT_BASELINES: dict[str, str] = {"pld": "bpr", "nbpo": "bpr", "tce": "bce", "rce": "bce", "dcf": "bce"}
 """Preferred baseline per method (methods not listed, and the baselines themselves, have none)."""
 
 PLAIN_METHODS = ("bpr", "bce")
