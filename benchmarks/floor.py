@@ -14,6 +14,11 @@ epoch has ``ceil(N / B)`` steps. Rows, all in one process on the same data:
 
 Ratios: the loop epoch / floor (goal <= 1.5), each method / BPR as run (goal <= 1.2).
 
+Times are process CPU seconds (``time.process_time``) by default: with one torch thread that is
+the work done, and it does not count the time a shared machine gives to other processes
+(``--clock wall`` for wall-clock seconds). Floor and loop: median of ``--repeats`` interleaved
+epochs; methods: median over the timed epochs.
+
     python benchmarks/floor.py --threads 1
     python benchmarks/floor.py --threads 1 --methods bpr,pld --epochs 5   # shorter
 """
@@ -39,18 +44,21 @@ from recdenoise.models.lightgcn import propagate_layers  # noqa: E402
 from recdenoise.training import Callback, Trainer  # noqa: E402
 
 
+CLOCK = time.process_time
+
+
 class EpochClock(Callback):
-    """Wall time from one epoch start to the next (the last epoch ends at fit end)."""
+    """Time from one epoch start to the next (the last epoch ends at fit end)."""
 
     def __init__(self):
         self.starts: list[float] = []
         self.end = None
 
     def on_epoch_start(self, trainer, epoch):
-        self.starts.append(time.perf_counter())
+        self.starts.append(CLOCK())
 
     def on_fit_end(self, trainer):
-        self.end = time.perf_counter()
+        self.end = CLOCK()
 
     def epochs(self) -> list[float]:
         marks = self.starts + [self.end]
@@ -89,8 +97,8 @@ def floor_and_loop(args) -> tuple[float, float, int]:
     floor_epoch()
     trainer.train_epoch(0)
     for _ in range(args.repeats):  # interleaved: load drifts on a shared machine hit both
-        t = time.perf_counter(); floor_epoch(); floor.append(time.perf_counter() - t)
-        t = time.perf_counter(); trainer.train_epoch(1); loop.append(time.perf_counter() - t)
+        t = CLOCK(); floor_epoch(); floor.append(CLOCK() - t)
+        t = CLOCK(); trainer.train_epoch(1); loop.append(CLOCK() - t)
     return statistics.median(floor), statistics.median(loop), steps
 
 
@@ -113,11 +121,14 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=8, help="epochs per method run (the first two are not timed)")
     parser.add_argument("--repeats", type=int, default=5, help="floor / loop epochs timed")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="process CPU time (default) or wall time")
     args = parser.parse_args(argv)
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     torch.set_num_threads(args.threads)
     floor, loop, steps = floor_and_loop(args)
     print(f"{args.dataset}, LightGCN dim {args.dim}, {args.layers} layers, batch {args.batch_size} ({steps} steps/epoch), "
-          f"{args.noise_ratio:.0%} injected noise, CPU, {torch.get_num_threads()} thread(s); torch {torch.__version__}")
+          f"{args.noise_ratio:.0%} injected noise, CPU, {torch.get_num_threads()} thread(s), {args.clock} clock; torch {torch.__version__}")
     print("| row | epoch (s) | ratio |\n|---|---|---|")
     print(f"| floor: propagation fwd+bwd x {steps} steps | {floor:.3f} | 1.00x floor |")
     print(f"| LightGCN epoch, loop only (BPR) | {loop:.3f} | {loop / floor:.2f}x floor |")

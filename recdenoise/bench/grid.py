@@ -131,6 +131,8 @@ class DenoiseGrid:
             :func:`recdenoise.experiment.run_experiment` (injectable for tests).
         progress: a tqdm bar over cells.
         keep_going: log a failing cell and continue (it is reported in :class:`GridRun`).
+        executor: run the unfinished cells in parallel (:mod:`recdenoise.bench.executors`:
+            local processes or Ray); ``None`` runs them one after another in this process.
     """
 
     def __init__(
@@ -147,6 +149,7 @@ class DenoiseGrid:
         runner: Callable[..., Any] | None = None,
         progress: bool = True,
         keep_going: bool = False,
+        executor: Any = None,
     ):
         for name, values in (("datasets", datasets), ("backbones", backbones), ("methods", methods), ("noise", noise), ("seeds", seeds)):
             if not values:
@@ -162,6 +165,7 @@ class DenoiseGrid:
         self.runner = runner
         self.progress = progress
         self.keep_going = keep_going
+        self.executor = executor
 
     # ------------------------------------------------------------------ cells
     def cells(self) -> list[CellKey]:
@@ -213,6 +217,10 @@ class DenoiseGrid:
 
     def run(self) -> GridRun:
         """Run every unfinished cell (resuming interrupted ones); returns all finished cells."""
+        if self.executor is not None:
+            from .executors import run_grid_cells
+
+            return run_grid_cells(self, self.executor)
         runner = self._runner()
         result = GridRun()
         keys = self.cells()

@@ -39,6 +39,9 @@ def cmd_bench_denoise(args: argparse.Namespace) -> int:
             if isinstance(exc, RecDenoiseError):
                 raise
             raise RecDenoiseError(f"--option {method}.{','.join(options)}: {exc}") from exc
+    from ..bench.executors import make_executor
+
+    executor = make_executor(args.executor, args.workers, args.threads_per_worker, args.ray_address)
     grid = DenoiseGrid(
         args.datasets,
         base,
@@ -50,6 +53,7 @@ def cmd_bench_denoise(args: argparse.Namespace) -> int:
         method_options=method_options,
         progress=not args.no_progress,
         keep_going=args.keep_going,
+        executor=executor,
     )
     from ..reporting.lock import RunLock, check_output_path
 
