@@ -27,7 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import default_data_dir, load_split  # noqa: E402
-from scaling import _reset_peak, _rss_kib  # noqa: E402
+from scaling import _reset_peak, _rss_kib, run_steps  # noqa: E402
 
 from recdenoise.evaluation import Evaluator  # noqa: E402
 from recdenoise.evaluation.sharded import ShardedEvaluator  # noqa: E402
@@ -58,21 +58,10 @@ def measure(ctx, dataset: str, data_dir: str, steps: int, dim: int, layers: int,
         evaluator = ShardedEvaluator(evaluator, ctx)
     sampler = UniformSampler(train, batch_size=batch_size, seed=0)
     trainer = Trainer(model, graph, sampler, objective, optimizer=optimizer)
-
-    def run_steps(n: int) -> None:
-        it = sampler.batches(0)
-        for _ in range(n):
-            batch = next(it)
-            user_emb, item_emb = model(trainer.graph)
-            out = trainer.objective(model, user_emb, item_emb, batch, 0)
-            trainer.optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
-            trainer.optimizer.step()
-
-    run_steps(2)
+    run_steps(trainer, 2)
     base = _reset_peak()
     c, w = time.process_time(), time.perf_counter()
-    run_steps(steps)
+    run_steps(trainer, steps)
     step_cpu, step_wall = (time.process_time() - c) / steps, (time.perf_counter() - w) / steps
     train_peak = (_rss_kib("VmHWM:") - base) / 1024
     c, w = time.process_time(), time.perf_counter()

@@ -47,6 +47,18 @@ def _reset_peak() -> int:
     return _rss_kib("VmRSS:")
 
 
+def run_steps(trainer, n: int) -> None:
+    """``n`` optimiser steps of the trainer's loop (first batches of an epoch), without callbacks."""
+    it = trainer.sampler.batches(0)
+    for _ in range(n):
+        batch = next(it)
+        user_emb, item_emb = trainer.model(trainer.graph)
+        out = trainer.objective(trainer.model, user_emb, item_emb, batch, 0)
+        trainer.optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+        trainer.optimizer.step()
+
+
 def one(size: int, model_name: str, args) -> dict:
     import torch
 
@@ -74,20 +86,10 @@ def one(size: int, model_name: str, args) -> dict:
     trainer = Trainer(model, graph, sampler, PairwiseObjective("bpr", 1e-4), lr=1e-3)
     steps_per_epoch = len(sampler)
 
-    def run_steps(n: int) -> None:
-        it = sampler.batches(0)
-        for _ in range(n):
-            batch = next(it)
-            user_emb, item_emb = model(graph)
-            out = trainer.objective(model, user_emb, item_emb, batch, 0)
-            trainer.optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
-            trainer.optimizer.step()
-
-    run_steps(2)
+    run_steps(trainer, 2)
     base = _reset_peak()
     c, w = clock(), time.perf_counter()
-    run_steps(args.steps)
+    run_steps(trainer, args.steps)
     step_cpu, step_wall = (clock() - c) / args.steps, (time.perf_counter() - w) / args.steps
     train_peak = (_rss_kib("VmHWM:") - base) / 1024
     full_epoch = None
