@@ -134,8 +134,8 @@ def plot(path: Path, figures: Path) -> None:
 
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     figures.mkdir(parents=True, exist_ok=True)
-    panels = [("epoch_cpu_s", "epoch (CPU s)"), ("eval_cpu_s", "full evaluation (CPU s)"), ("train_peak_mib", "peak memory, training (MiB)"), ("eval_peak_mib", "peak memory, evaluation (MiB)")]
-    fig, axes = plt.subplots(1, 4, figsize=(18, 4.2))
+    panels = [("step_cpu_s", "one step (CPU s)"), ("epoch_cpu_s", "epoch (CPU s)"), ("eval_cpu_s", "full evaluation (CPU s)"), ("train_peak_mib", "peak memory, training (MiB)"), ("eval_peak_mib", "peak memory, evaluation (MiB)")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 4.2))
     print("| model | metric | " + " | ".join(f"{r['train']:,}" for r in rows if r["model"] == rows[0]["model"]) + " | fitted exponent |")
     print("|---|---|" + "---|" * (1 + sum(r["model"] == rows[0]["model"] for r in rows)))
     for ax, (key, label) in zip(axes, panels):
@@ -145,10 +145,12 @@ def plot(path: Path, figures: Path) -> None:
             y = np.array([max(r[key], 1e-3) for r in sel], float)
             k = fit_exponent(x, y) if len(sel) > 1 else math.nan
             ax.loglog(x, y, "o-", label=f"{model} (slope {k:.2f})")
-            if key == "epoch_cpu_s":  # cost model: c x nnz x D x max(L, 1) x steps, c fitted on the points
-                work = np.array([r["train"] * r["dim"] * max(r["layers"], 1) * r["steps_per_epoch"] for r in sel], float)
+            if key in ("epoch_cpu_s", "step_cpu_s"):  # cost model: c x nnz x D x max(L, 1) (x steps), c fitted
+                steps = np.array([r["steps_per_epoch"] if key == "epoch_cpu_s" else 1 for r in sel], float)
+                work = np.array([r["train"] * r["dim"] * max(r["layers"], 1) for r in sel], float) * steps
                 c = float(np.exp(np.mean(np.log(y / work))))
-                ax.loglog(x, c * work, "--", alpha=0.6, label=f"{model} model: {c:.2e} s x nnz·D·L·steps")
+                unit = "nnz·D·L·steps" if key == "epoch_cpu_s" else "nnz·D·L"
+                ax.loglog(x, c * work, "--", alpha=0.6, label=f"{model} model: {c:.1e} s x {unit}")
             if key == "eval_peak_mib":
                 ax.axhline(sel[0]["eval_budget_mib"], color="grey", ls=":", label="evaluation budget")
             print(f"| {model} | {label} | " + " | ".join(f"{v:.3g}" for v in y) + f" | {k:.2f} |")
