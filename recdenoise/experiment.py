@@ -37,7 +37,7 @@ from .reporting.records import CHECKPOINT_FILE, MODEL_FILE, topk_frame, versions
 from .training import Trainer
 from .training.callbacks import Callback, Checkpoint, EarlyStopping, LogMetrics
 from .training.diagnostics import NoiseDiagnostics
-from .training.distributed import DistContext, distribute
+from .training.distributed import DistContext, all_reduce_optimizer, distribute
 from .training.preflight import check_memory
 from .utils import resolve_device, seeded_rng
 
@@ -96,6 +96,12 @@ def make_evaluator(cfg: RunConfig, device: torch.device, progress: bool = False)
     )
 
 
+def _method_summary(parts: MethodParts) -> Optional[dict]:
+    """What the method's own parts report (e.g. a pruning pass: detection AUC, noisy share kept)."""
+    out = {name: obj.summary() for name, obj in (("sampler", parts.sampler), ("objective", parts.objective)) if callable(getattr(obj, "summary", None))}
+    return out or None
+
+
 def _evaluate(cfg: RunConfig, evaluator: Evaluator, parts: MethodParts, split: Split) -> tuple[Optional[EvalResult], EvalResult]:
     scorer = parts.model.scorer(parts.graph)
     valid = evaluator.evaluate(scorer, split.valid, exclude=[split.train]) if len(split.valid) else None
@@ -139,9 +145,8 @@ def run_experiment(
     parts = build_run(cfg, split, device)
     evaluator = make_evaluator(cfg, device)
     ctx = distributed if distributed is not None else DistContext.current()
-    optimizer = None
     if ctx is not None:  # every rank trains; only rank 0 writes (training/distributed.py)
-        parts, optimizer = distribute(parts, ctx, cfg.train.lr)
+        parts = distribute(parts, ctx)
         evaluator = ShardedEvaluator(evaluator, ctx)
         out = out if ctx.is_main else None
 
@@ -157,6 +162,9 @@ def run_experiment(
         cbs.append(Checkpoint(out / CHECKPOINT_FILE, every=cfg.train.checkpoint_every))
     elif ctx is not None:
         cbs.append(Callback())  # stands for rank 0's Checkpoint: the ranks' callback states line up
+    optimizer = parts.make_optimizer([*parts.model.parameters(), *parts.objective.parameters()], cfg.train.lr) if parts.make_optimizer else None
+    if ctx is not None:  # gradients summed over the ranks before each step
+        optimizer = all_reduce_optimizer(optimizer, parts, ctx, cfg.train.lr)
     trainer = Trainer(
         parts.model,
         parts.graph,
@@ -243,6 +251,7 @@ def _fit_and_evaluate(cfg, trainer, evaluator, parts, split, diagnostics, record
         test_metrics=test.metrics,
         num_test_users=test.num_users,
         diagnostics=diagnostics.summary() if diagnostics is not None else None,
+        method_summary=_method_summary(parts),
         time_seconds=round(train_time, 3),
     )
     record.pop("error", None)

@@ -35,7 +35,7 @@ LAYERS: dict[str, int] = {
     "training": 8,
     "evaluation": 9,
     "reporting": 10,
-    "llm": 10,
+    "llm": 4,  # needs only data (the augment-dir format is read by methods/llmrec)
     "experiment": 11,
     "bench": 12,
     "testing": 12,

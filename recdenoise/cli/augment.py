@@ -8,7 +8,7 @@ from ..errors import RecDenoiseError
 
 # --------------------------------------------------------------------------- augment
 def cmd_augment(args: argparse.Namespace) -> int:
-    from ..llm.commands import run_augment
+    from ..llm.commands import options_from_args, run_augment
 
     scorer = None
     if args.base_run:
@@ -21,7 +21,7 @@ def cmd_augment(args: argparse.Namespace) -> int:
                 f"--split {args.split}; train the base model with the same dataset, split and seed"
             )
         scorer = _numpy_scorer(base)
-    return run_augment(args, scorer=scorer)
+    return run_augment(options_from_args(args), scorer=scorer)
 
 
 def _augment_split_checksum(args: argparse.Namespace) -> str:

@@ -4,7 +4,7 @@
 - :mod:`.cache`: fsynced append-only answer cache (kill -9 safe);
 - :mod:`.prompts` / :mod:`.parsing`: versioned prompts and strict answer validation;
 - :mod:`.runner` / :mod:`.jobs` / :mod:`.augment`: the job; :mod:`.estimate`: its dry run;
-  :mod:`.outputs`: atomic files;
+  :mod:`.augment_dir`: the output folder's format (writer and reader);
 - :mod:`.features`: text embeddings (local MiniLM or the embeddings endpoint);
 - :mod:`.candidates`: per-user top-k unseen candidates; :mod:`.mock_server`: loopback test server.
 """

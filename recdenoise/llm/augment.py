@@ -15,6 +15,7 @@ The dry run (requests, tokens, cost; nothing sent) is :func:`recdenoise.llm.esti
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -26,8 +27,9 @@ import numpy as np
 from .. import __version__
 from ..data import Interactions
 from ..errors import ConfigError
-from .cache import JsonlCache
-from .client import LLMClient, LLMConfig, redact_url
+from .batch import ingest_batch_results, write_batch_requests
+from .cache import JsonlCache, canonical_json, decode_vector, sha256_text
+from .client import LLMClient, LLMConfig, TransportError, redact_url
 from .features import (
     CachedEmbedder,
     LocalSentenceEmbedder,
@@ -44,8 +46,9 @@ from .jobs import (
     user_profile_tasks,
     validate_candidates,
 )
-from .outputs import write_array, write_attributes, write_edges, write_failures, write_manifest
+from .augment_dir import write_array, write_attributes, write_edges, write_failures, write_manifest
 from .parsing import ANSWER_REJECTION_REASONS
+from .replies import ReplyLimits
 from .prompts import (
     DEFAULT_ITEM_ATTRIBUTES,
     DEFAULT_USER_PROFILE,
@@ -53,7 +56,8 @@ from .prompts import (
     ITEM_ATTRIBUTES_PROMPT_VERSION,
     USER_PROFILE_PROMPT_VERSION,
 )
-from .runner import ChatTask, RunReport, run_chat_tasks
+from .runner import ChatTask, RunReport, chat_record_ok, run_chat_tasks
+from .shards import shard_of
 from .text import item_records, item_text, user_histories, user_records
 
 __all__ = ["AugmentConfig", "AugmentResult", "augment", "build_tasks", "selection", "AUGMENTATIONS", "EMBEDDERS"]
@@ -79,6 +83,7 @@ class AugmentConfig:
         embedder: ``"local"`` (MiniLM), ``"openai"`` (embeddings endpoint) or ``"none"``.
         embedding_device: torch device for the local embedder.
         users, items: contiguous ids to process (``None`` = all).
+        shard: ``(I, N)``: only the tasks of shard ``I`` of ``N`` (see :mod:`.shards`).
         progress: show a tqdm bar.
     """
 
@@ -91,6 +96,7 @@ class AugmentConfig:
     embedding_device: str = "cpu"
     users: tuple[int, ...] | None = None
     items: tuple[int, ...] | None = None
+    shard: tuple[int, int] | None = None
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -148,6 +154,9 @@ def build_tasks(
         tasks += item_attribute_tasks(items, records, cfg.item_attributes)
     if "users" in cfg.augmentations:
         tasks += user_profile_tasks(users, histories, records, cfg.user_profile, known)
+    if cfg.shard is not None:
+        index, count = cfg.shard
+        tasks = [t for t in tasks if shard_of(t.task_id, count) == index]
     return tasks, cand, records
 
 
@@ -176,20 +185,64 @@ async def _embed_all(
     return files, {"embedder": embedder.name, "texts_embedded_this_run": embedder.computed, "shapes": shapes}
 
 
-async def _run(train, tasks, cand, records, out, llm, cfg, api_key, api_key_env, embedder):
-    with JsonlCache(out / "cache" / "chat.jsonl") as chat_cache:
+def _probe_key(llm: LLMConfig) -> str:
+    return sha256_text(
+        canonical_json({"probe": "structured-v1", "base_url": redact_url(llm.base_url), "model": llm.model})
+    )
+
+
+async def _structured(client: LLMClient, cache: JsonlCache) -> dict:
+    """Resolve ``structured='auto'`` once per endpoint and model; the verdict is kept in the cache."""
+    key = _probe_key(client.config)
+    known = (cache.get(key) or {}).get("probe")
+    probe = await client.resolve_structured(known)
+    decided = all(v in ("ok", "ignored") or v.startswith("http_4") for v in probe["tried"].values())
+    if probe.get("probed") and decided:  # a verdict from transport failures is not kept: the next run probes again
+        await cache.aput(key, {"probe": {k: v for k, v in probe.items() if k != "probed"}})
+    return probe
+
+
+def _vector_ok(rec: dict) -> bool:
+    try:
+        vec = decode_vector(rec["vector"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return vec.size > 0 and bool(np.isfinite(vec).all())
+
+
+async def _run(train, tasks, cand, records, out, llm, cfg, api_key, api_key_env, embedder, batch_in, batch_out):
+    batch: dict = {}
+    if batch_in is not None or batch_out is not None:
+        # Batch files carry no probe: `auto` means the json_schema format every batch runner takes.
+        llm = dataclasses.replace(llm, structured="json_schema" if llm.structured == "auto" else llm.structured)
+    if batch_out is not None:
+        api_key = "unused: --batch-out sends nothing"
+    with JsonlCache(out / "cache" / "chat.jsonl", validate=chat_record_ok) as chat_cache:
+        if batch_in is not None:
+            batch["in"] = dict(ingest_batch_results(batch_in, chat_cache, ReplyLimits(llm.max_reply_bytes)))
         async with LLMClient(llm, api_key, api_key_env) as client:
-            outcomes, report = await run_chat_tasks(tasks, client, chat_cache, cfg.max_attempts, cfg.progress)
+            probe = await _structured(client, chat_cache)
+            deferred: dict | None = {} if batch_out is not None else None
+            outcomes, report = await run_chat_tasks(tasks, client, chat_cache, cfg.max_attempts, cfg.progress, deferred)
+            report.structured = probe
+            if deferred is not None:
+                batch["out"] = {"path": str(batch_out), "requests": write_batch_requests(batch_out, deferred)}
+            report.batch = batch
             files: list[str] = []
             features: dict = {"embedder": "none"}
-            if cfg.embedder != "none" and not report.budget_exhausted:
+            if cfg.embedder != "none" and not report.budget_exhausted and batch_out is None:
                 base = embedder or (
                     LocalSentenceEmbedder(cfg.embedding_device) if cfg.embedder == "local" else OpenAIEmbedder(client)
                 )
-                with JsonlCache(out / "cache" / "embeddings.jsonl") as emb_cache:
-                    files, features = await _embed_all(
-                        CachedEmbedder(base, emb_cache), train, records, outcomes, cfg, out
-                    )
+                with JsonlCache(out / "cache" / "embeddings.jsonl", validate=_vector_ok) as emb_cache:
+                    try:
+                        files, features = await _embed_all(
+                            CachedEmbedder(base, emb_cache), train, records, outcomes, cfg, out
+                        )
+                    except TransportError as exc:  # batches embedded so far stay cached for the rerun
+                        log.warning("augment: embeddings failed (%s); rerun to retry them", exc)
+                        features = {"embedder": base.name, "failed": exc.reason}
+            client.usage.endpoints = [e.to_dict() for e in client.endpoints]
             return outcomes, report, client.usage, files, features
 
 
@@ -202,6 +255,8 @@ def augment(
     api_key: str | None = None,
     api_key_env: str | None = None,
     embedder: TextEmbedder | None = None,
+    batch_in: str | Path | None = None,
+    batch_out: str | Path | None = None,
 ) -> AugmentResult:
     """Run the augmentation job; outputs (atomically written) and the cache live in ``output_dir``.
 
@@ -213,6 +268,9 @@ def augment(
         cfg: what to augment (default: all three, local embeddings).
         api_key, api_key_env: see :func:`~recdenoise.llm.client.resolve_api_key`.
         embedder: overrides ``cfg.embedder`` with a custom :class:`TextEmbedder`.
+        batch_in: a Batch API output file whose answers are checked and cached first (:mod:`.batch`).
+        batch_out: write every request not answered from the cache there (Batch API input)
+            instead of sending it; those tasks end as ``deferred_to_batch`` and no embeddings run.
 
     Shapes:
         - result.edges: ``int64 [E, 3]`` rows ``(user, pos_item, neg_item)``.
@@ -230,7 +288,7 @@ def augment(
         llm.model,
     )
     outcomes, report, usage, feature_files, features = asyncio.run(
-        _run(train, tasks, cand, records, out, llm, cfg, api_key, api_key_env, embedder)
+        _run(train, tasks, cand, records, out, llm, cfg, api_key, api_key_env, embedder, batch_in, batch_out)
     )
     files = write_failures(out, outcomes)
     edges = np.zeros((0, 3), dtype=np.int64)
@@ -254,7 +312,9 @@ def augment(
 def _manifest(train, llm, cfg, report: RunReport, usage, started, files, features, num_edges) -> dict:
     return {
         # Complete = every task has its final verdict; transport failures are retried by a rerun.
-        "complete": not report.budget_exhausted and set(report.failures) <= set(ANSWER_REJECTION_REASONS),
+        "complete": not report.budget_exhausted
+        and set(report.failures) <= set(ANSWER_REJECTION_REASONS)
+        and "failed" not in features,
         "provenance": {
             "model": llm.model,
             "base_url": redact_url(llm.base_url),
@@ -269,8 +329,10 @@ def _manifest(train, llm, cfg, report: RunReport, usage, started, files, feature
             "data_checksum": train.checksum(),
         },
         "llm_config": llm.to_record(),
+        "structured": report.structured,
+        "batch": report.batch,
         "augment_config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
-        "counts": report.to_dict() | {"augmented_edges": num_edges},
+        "counts": report.to_dict() | {"augmented_edges": num_edges, "failure_rate": round(report.failure_rate, 6)},
         "usage_this_run": usage.to_dict() | {"cost": llm.cost(usage.prompt_tokens, usage.completion_tokens)},
         "features": features,
         "files": sorted(files),
@@ -293,6 +355,11 @@ def _log_summary(report: RunReport, manifest: dict) -> None:
     if report.budget_exhausted:
         log.warning(
             "augment: request budget spent; outputs are partial -- rerun with the same output folder to continue"
+        )
+    elif "out" in manifest["batch"]:
+        log.warning(
+            "augment: %d requests written to a batch file; answer them, then rerun with --batch-in",
+            manifest["batch"]["out"]["requests"],
         )
     elif not manifest["complete"]:
         log.warning("augment: some requests failed in transport; rerun with the same output folder to retry them")

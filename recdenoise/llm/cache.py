@@ -8,6 +8,10 @@ at most one torn last line, which :class:`JsonlCache` drops (and truncates away)
 opens the file. A restarted job looks
 every request up here first, so no completed answer is requested twice and none is lost.
 
+Loading streams the file line by line (memory bounded by the records kept, not the file):
+a malformed line, a line over ``max_line_bytes``, or a record the ``validate`` hook refuses
+is dropped with a warning, so its question is simply asked again.
+
 Why JSONL rather than sqlite: the access pattern is "append one small record, never
 update" from a single writer, which an fsynced append log does with one syscall pair and no
 journal; the file is human-readable (``grep``/``jq`` show what a model answered and what it
@@ -25,18 +29,26 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 import numpy as np
 
-from ..errors import DataError, LLMError
+from ..errors import LLMError
 
 try:  # POSIX only; elsewhere we simply do not lock.
     import fcntl
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["JsonlCache", "canonical_json", "sha256_text", "request_fingerprint", "encode_vector", "decode_vector"]
+__all__ = [
+    "iter_lines",
+    "JsonlCache",
+    "canonical_json",
+    "sha256_text",
+    "request_fingerprint",
+    "encode_vector",
+    "decode_vector",
+]
 
 log = logging.getLogger(__name__)
 
@@ -66,21 +78,44 @@ def decode_vector(text: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype="<f4").astype(np.float32)
 
 
+def iter_lines(fh: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes | None]]:
+    """``(lineno, line)`` of a binary file, holding at most ``max_bytes + 1`` bytes of a line:
+    a longer line is skipped and yielded as ``None``. The last line may lack its newline."""
+    for lineno, line in enumerate(iter(lambda: fh.readline(max_bytes + 1), b""), start=1):  # ends at EOF
+        if len(line) > max_bytes and not line.endswith(b"\n"):
+            for chunk in iter(lambda: fh.readline(1 << 20), b""):  # the rest of the long line
+                if chunk.endswith(b"\n"):
+                    break
+            line = None
+        yield lineno, line
+
+
 class JsonlCache:
     """Append-only, fsynced JSONL key -> record store (see the module docstring for why).
 
     Args:
         path: the log file; created (with its folder) if missing.
         fsync: fsync after every append (default). Turn off only for throw-away caches.
+        validate: ``record -> bool``; records it refuses on load are dropped (and re-asked).
+        max_line_bytes: longer lines are skipped on load without being held in memory.
 
     Every line is ``{"key": <hex>, ...record}``. Loading keeps the last record per key,
     ignores a torn last line (a crash mid-write) and truncates it so later appends start on
-    a fresh line; a malformed line anywhere else is a :class:`DataError` naming the line.
+    a fresh line; a malformed line anywhere else is dropped with a warning naming the line.
     """
 
-    def __init__(self, path: str | Path, fsync: bool = True):
+    def __init__(
+        self,
+        path: str | Path,
+        fsync: bool = True,
+        validate: Callable[[dict], bool] | None = None,
+        max_line_bytes: int = 4 << 20,
+    ):
         self.path = Path(path)
         self.fsync = fsync
+        self._validate = validate
+        self.max_line_bytes = max_line_bytes
+        self.dropped = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         self._written = self._synced = 0  # append generations written / known fsynced
@@ -106,30 +141,41 @@ class JsonlCache:
             ) from exc
 
     def _load(self) -> None:
+        good_end = 0  # offset after the last complete line
         with open(self.path, "rb") as fh:
-            data = fh.read()
-        if not data:
-            return
-        end = data.rfind(b"\n") + 1  # everything after the last newline is a torn write
-        if end < len(data):
+            for lineno, line in iter_lines(fh, self.max_line_bytes):
+                if line is None:
+                    self.dropped += 1
+                    log.warning("%s:%d: record over %d bytes dropped", self.path, lineno, self.max_line_bytes)
+                elif not line.endswith(b"\n"):  # the file ends mid-line: a torn write
+                    break
+                elif line.strip():
+                    self._keep(line, lineno)
+                good_end = fh.tell()
+        size = self.path.stat().st_size
+        if good_end < size:
             log.warning(
-                "%s: ignoring a torn last line (%d bytes) left by an interrupted write", self.path, len(data) - end
+                "%s: ignoring a torn last line (%d bytes) left by an interrupted write", self.path, size - good_end
             )
-            os.ftruncate(self._fd, end)
+            os.ftruncate(self._fd, good_end)
             os.fsync(self._fd)
-        for lineno, line in enumerate(data[:end].split(b"\n")[:-1], start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                key = rec["key"]
-            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
-                raise DataError(
-                    f"malformed cache record ({exc}); delete this line (its answer will be requested again)",
-                    path=self.path,
-                    line=lineno,
-                ) from exc
+        if self.dropped:
+            log.warning(
+                "%s: dropped %d unusable record(s); their questions will be asked again", self.path, self.dropped
+            )
+
+    def _keep(self, line: bytes, lineno: int) -> None:
+        try:
+            rec = json.loads(line)
+            key = rec["key"]
+            ok = isinstance(key, str) and (self._validate is None or bool(self._validate(rec)))
+        except (ValueError, UnicodeDecodeError, KeyError, TypeError, RecursionError) as exc:
+            log.warning("%s:%d: malformed cache record dropped (%s)", self.path, lineno, type(exc).__name__)
+            ok = False
+        if ok:
             self._records[key] = rec
+        else:
+            self.dropped += 1
 
     @staticmethod
     def read_keys(path: str | Path) -> set[str]:
@@ -138,11 +184,14 @@ class JsonlCache:
         if not path.exists():
             return set()
         keys = set()
-        for line in path.read_bytes().split(b"\n")[:-1]:
-            try:
-                keys.add(json.loads(line)["key"])
-            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
-                continue
+        with open(path, "rb") as fh:
+            for line in fh:  # streamed; a torn last line has no newline and is skipped
+                if not line.endswith(b"\n"):
+                    continue
+                try:
+                    keys.add(json.loads(line)["key"])
+                except (ValueError, UnicodeDecodeError, KeyError, TypeError, RecursionError):
+                    continue
         return keys
 
     # ---------------------------------------------------------------- access

@@ -11,8 +11,16 @@ Backoff before retry ``r`` (0-based), with ``U ~ Uniform(0, 1)`` from a seeded R
 .. math::
     d_r = \\min(d_{max},\\ d_0 \\cdot 2^r) \\cdot (0.5 + 0.5\\,U)
 
-The API key comes only from an argument or an environment variable; it is handed to the
-SDK and never stored on our objects, logged, or written to any output.
+A ``Retry-After`` header on 429/503 (seconds or HTTP-date) replaces the backoff, capped at
+``retry_after_max``; ``rpm`` / ``tpm`` add client-side token buckets (:mod:`.ratelimit`).
+
+Replies are read through a size-capped transport and checked by :mod:`.replies` before
+anything of them is used: a hostile HTTP-200 reply is a per-task :class:`TransportError`
+whose reason names its kind, never an exception that stops the job.
+
+The API key comes only from an argument or an environment variable (see
+:func:`resolve_api_key`: ``OPENAI_API_KEY`` goes to OpenAI's own host only); it is handed
+to the SDK and never stored on our objects, logged, or written to any output.
 """
 
 from __future__ import annotations
@@ -20,17 +28,19 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import os
 import random
-from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any, Sequence
-from urllib.parse import urlsplit
+import time
+from typing import Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, LLMError
+from ..errors import LLMError
+from .answers import BudgetExhausted, ChatAnswer, Endpoint, TransportError, UsageStats
 from .cache import request_fingerprint
+from .ratelimit import TokenBucket, retry_after_seconds
+from .replies import ReplyError, ReplyLimits, capped_transport, chat_reply, embeddings_reply, load_json, read_capped
+from .schemas import FALLBACK_ORDER, PROBE_SCHEMA, STRUCTURED_MODES, probe_messages
+from .settings import API_KEY_ENV_VARS, OPENAI_HOSTS, LLMConfig, chat_body, redact_url, resolve_api_key
 
 __all__ = [
     "LLMConfig",
@@ -41,175 +51,17 @@ __all__ = [
     "BudgetExhausted",
     "TransportError",
     "resolve_api_key",
+    "OPENAI_HOSTS",
     "redact_url",
     "API_KEY_ENV_VARS",
 ]
 
 log = logging.getLogger(__name__)
 
-#: Environment variables searched (in this order) when no key is passed explicitly.
-API_KEY_ENV_VARS = ("RECDENOISE_LLM_API_KEY", "OPENAI_API_KEY")
-_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
-# Placeholder for local servers that ignore authentication (vLLM/Ollama/llama.cpp/mock).
-_NO_KEY = "no-key-needed-for-local-server"
-
-
-@dataclass(frozen=True)
-class LLMConfig:
-    """Where to send requests and how hard to try.
-
-    Attributes:
-        base_url: OpenAI-compatible endpoint, e.g. ``https://api.openai.com/v1`` or
-            ``http://127.0.0.1:8000/v1`` (vLLM), ``http://127.0.0.1:11434/v1`` (Ollama).
-        model: chat model name.
-        embedding_model: embeddings model name (``--embedder openai``).
-        concurrency: maximum requests in flight.
-        max_requests: budget of HTTP attempts (retries included) for this run; ``None`` = unlimited.
-        retries: retries per request after the first attempt (429/5xx/timeout/connection only).
-        timeout: seconds per HTTP attempt.
-        backoff_base, backoff_max: ``d_0`` and ``d_max`` of the backoff formula, in seconds.
-        seed: seeds the jitter RNG.
-        temperature, max_tokens: sent with every chat request (part of the cache key).
-        json_mode: also send ``response_format={"type": "json_object"}`` (not every server has it).
-        price_per_1k_prompt, price_per_1k_completion: currency units per 1000 tokens, for cost.
-    """
-
-    base_url: str = "https://api.openai.com/v1"
-    model: str = "gpt-4o-mini"
-    embedding_model: str = "text-embedding-3-small"
-    concurrency: int = 8
-    max_requests: int | None = None
-    retries: int = 5
-    timeout: float = 60.0
-    backoff_base: float = 0.5
-    backoff_max: float = 30.0
-    seed: int = 0
-    temperature: float = 0.0
-    max_tokens: int = 256
-    json_mode: bool = False
-    price_per_1k_prompt: float = 0.0
-    price_per_1k_completion: float = 0.0
-
-    def __post_init__(self) -> None:
-        checks = {
-            "concurrency": self.concurrency >= 1,
-            "retries": self.retries >= 0,
-            "timeout": self.timeout > 0,
-            "backoff_base": self.backoff_base >= 0,
-            "backoff_max": self.backoff_max >= 0,
-            "max_tokens": self.max_tokens >= 1,
-            "max_requests": self.max_requests is None or self.max_requests >= 0,
-        }
-        for name, ok in checks.items():
-            if not ok:
-                raise ConfigError(f"LLMConfig.{name}={getattr(self, name)!r} is out of range")
-        parts = urlsplit(self.base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(
-                f"base_url={redact_url(self.base_url)!r} must be an http(s) URL like http://127.0.0.1:8000/v1"
-            )
-
-    def to_record(self) -> dict:
-        """JSON-able settings for run records (base_url stripped of credentials and query)."""
-        rec = dataclasses.asdict(self)
-        rec["base_url"] = redact_url(self.base_url)
-        return rec
-
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        """``prompt/1000 * price_prompt + completion/1000 * price_completion``."""
-        return prompt_tokens / 1000 * self.price_per_1k_prompt + completion_tokens / 1000 * self.price_per_1k_completion
-
-
-def redact_url(url: str) -> str:
-    """``scheme://host[:port]/path`` without user:password, query or fragment."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        port = ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
-def resolve_api_key(api_key: str | None, base_url: str, api_key_env: str | None = None) -> str:
-    """The key to use: ``api_key`` if given, else ``$api_key_env``, else the :data:`API_KEY_ENV_VARS`.
-
-    A loopback ``base_url`` (a local vLLM/Ollama/mock) needs no key; anything else without
-    one is a :class:`ConfigError`.
-    """
-    if api_key:
-        return api_key
-    names = ([api_key_env] if api_key_env else []) + [n for n in API_KEY_ENV_VARS if n != api_key_env]
-    for name in names:
-        if os.environ.get(name):
-            return os.environ[name]
-    if (urlsplit(base_url).hostname or "") in _LOOPBACK_HOSTS:
-        return _NO_KEY
-    raise ConfigError(
-        f"no API key for {redact_url(base_url)}: set one of {names} in the environment "
-        "(or point --api-key-env at the variable that holds it)"
-    )
-
-
-def chat_body(config: LLMConfig, messages: Sequence[dict]) -> dict:
-    """The JSON body of a chat completion request for ``messages`` under ``config``."""
-    body: dict[str, Any] = {
-        "model": config.model,
-        "messages": [dict(m) for m in messages],
-        "temperature": config.temperature,
-        "max_tokens": config.max_tokens,
-    }
-    if config.json_mode:
-        body["response_format"] = {"type": "json_object"}
-    return body
-
-
-class BudgetExhausted(LLMError):
-    """The request budget (``max_requests``) is spent; the job stops cleanly and can be resumed."""
-
-
-class TransportError(LLMError):
-    """A request failed for good (retries spent or a non-retryable 4xx). ``reason`` names the kind."""
-
-    def __init__(self, reason: str, message: str):
-        self.reason = reason
-        super().__init__(message)
-
-
-@dataclass
-class UsageStats:
-    """Counters for one run: HTTP attempts, retries, errors by kind, tokens."""
-
-    requests_sent: int = 0
-    retries: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    errors: Counter = field(default_factory=Counter)
-
-    def to_dict(self) -> dict:
-        return {
-            "requests_sent": self.requests_sent,
-            "retries": self.retries,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "errors": dict(sorted(self.errors.items())),
-        }
-
-
-@dataclass(frozen=True)
-class ChatAnswer:
-    """One completed chat request: the text and the ``usage`` the server reported."""
-
-    content: str
-    prompt_tokens: int
-    completion_tokens: int
-    model: str
 
 
 class LLMClient:
-    """Bounded-concurrency, retrying, budgeted wrapper around ``openai.AsyncOpenAI``.
+    """Bounded-concurrency, retrying, budgeted, size-capped wrapper around ``openai.AsyncOpenAI``.
 
     Args:
         config: endpoint, model and retry settings.
@@ -218,7 +70,8 @@ class LLMClient:
 
     A request whose retries all end in connection errors before the server has ever answered
     raises :class:`LLMError` (wrong ``base_url`` or server down: the job stops as a whole);
-    once the server has answered, such a request is a per-task :class:`TransportError`.
+    once the server has answered, such a request is a per-task :class:`TransportError`, and
+    so is every unusable reply (reason: one of :data:`~recdenoise.llm.replies.REPLY_FAILURE_KINDS`).
 
     Use inside one event loop; ``await client.aclose()`` (or ``async with``) at the end.
     """
@@ -228,20 +81,38 @@ class LLMClient:
 
         self.config = config
         self._openai = openai
-        self._sdk = openai.AsyncOpenAI(
-            base_url=config.base_url,
-            api_key=resolve_api_key(api_key, config.base_url, api_key_env),
-            max_retries=0,  # we retry (and count) ourselves
-            timeout=config.timeout,
-        )
+        self.limits = ReplyLimits(max_bytes=config.max_reply_bytes)
+        self.endpoints = [
+            Endpoint(
+                url,
+                openai.AsyncOpenAI(
+                    base_url=url,
+                    api_key=resolve_api_key(api_key, url, api_key_env),
+                    max_retries=0,  # we retry (and count) ourselves
+                    timeout=config.timeout,
+                    http_client=openai.DefaultAsyncHttpxClient(
+                        transport=capped_transport(config.max_reply_bytes, min(config.concurrency, 100)),
+                        timeout=config.timeout,
+                    ),
+                ),
+            )
+            for url in config.base_urls
+        ]
         self._semaphore = asyncio.Semaphore(config.concurrency)
+        self._rpm = TokenBucket(config.rpm) if config.rpm else None
+        self._tpm = TokenBucket(config.tpm) if config.tpm else None
         self._rng = random.Random(config.seed)
         self._budget_left = config.max_requests
         self._reached = False  # has the server answered anything (even an error status) yet?
+        self._embedding_dim = config.embedding_dim
+        self.structured = None if config.structured == "auto" else config.structured
+        self.probe: dict = {}
         self.usage = UsageStats()
 
     def __repr__(self) -> str:  # deliberately without the key
-        return f"LLMClient(base_url={redact_url(self.config.base_url)!r}, model={self.config.model!r})"
+        urls = [redact_url(u) for u in self.config.base_urls]
+        shown = urls[0] if len(urls) == 1 else urls
+        return f"LLMClient(base_url={shown!r}, model={self.config.model!r})"
 
     async def __aenter__(self) -> "LLMClient":
         return self
@@ -250,48 +121,123 @@ class LLMClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._sdk.close()
+        for endpoint in self.endpoints:
+            await endpoint.sdk.close()
+
+    def _pick(self, pinned: Endpoint | None = None) -> Endpoint:
+        """``pinned``, else the resting-free endpoint with the fewest requests in flight (all rest: the same rule)."""
+        if pinned is not None:
+            return pinned
+        now = time.monotonic()
+        awake = [e for e in self.endpoints if e.cooled_until <= now] or self.endpoints
+        return min(awake, key=lambda e: e.in_flight)
+
+    def _health(self, endpoint: Endpoint, failed: str | None) -> None:
+        if failed is None:
+            endpoint.failures_in_a_row = 0
+            return
+        endpoint.errors[failed] += 1
+        endpoint.failures_in_a_row += 1
+        if endpoint.failures_in_a_row >= self.config.cooldown_after and len(self.endpoints) > 1:
+            endpoint.cooled_until = time.monotonic() + self.config.cooldown_seconds
+            endpoint.failures_in_a_row = 0
+            endpoint.cooldowns += 1
+            log.warning(
+                "%s failed %d times in a row (%s); resting it %.0fs",
+                redact_url(endpoint.url),
+                self.config.cooldown_after,
+                failed,
+                self.config.cooldown_seconds,
+            )
 
     @property
     def budget_exhausted(self) -> bool:
         return self._budget_left is not None and self._budget_left <= 0
 
     # ------------------------------------------------------------- requests
-    def chat_body(self, messages: Sequence[dict]) -> dict:
+    def chat_body(self, messages: Sequence[dict], schema: dict | None = None, schema_name: str = "answer") -> dict:
         """The exact JSON body :meth:`chat` sends (the cache key is computed from it)."""
-        return chat_body(self.config, messages)
+        if self.structured is None:
+            raise LLMError("structured='auto' is not resolved yet: await client.resolve_structured() first")
+        return chat_body(self.config, messages, schema, schema_name, self.structured)
 
-    async def chat(self, body: dict) -> ChatAnswer:
-        """Send one chat completion (body from :meth:`chat_body`), retrying transient failures."""
-        resp = await self._call(
-            lambda: self._sdk.chat.completions.create(**body), what=f"chat {request_fingerprint(body)[:12]}"
+    async def resolve_structured(self, known: dict | None = None) -> dict:
+        """Resolve ``structured='auto'``: probe the modes of :data:`~recdenoise.llm.schemas.FALLBACK_ORDER`
+        once each until the endpoint follows one; ``off`` if none. ``known`` (an earlier probe
+        of this endpoint and model, e.g. from the cache) skips the requests. Returns the record
+        ``{"mode", "tried": {mode: verdict}}`` (also kept in :attr:`probe` for the manifest)."""
+        if self.structured is not None:
+            self.probe = {"mode": self.structured, "tried": {}, "probed": False}
+            return self.probe
+        if known and known.get("mode") in STRUCTURED_MODES[1:]:
+            self.structured = known["mode"]
+            self.probe = dict(known) | {"probed": False}
+            return self.probe
+        tried: dict[str, str] = {}
+        small = dataclasses.replace(self.config, max_tokens=min(32, self.config.max_tokens))
+        for mode in FALLBACK_ORDER:  # the first mode every endpoint follows
+            body = chat_body(small, probe_messages(), PROBE_SCHEMA, "probe", mode)
+            verdicts = []
+            for endpoint in self.endpoints:
+                try:  # no retries: a server without the feature may answer 500 (llama-cpp-python does)
+                    answer = await self.chat(body, endpoint, retries=0)
+                except TransportError as exc:
+                    verdicts.append(exc.reason)
+                    break
+                verdicts.append("ok" if _follows_probe(answer.content, mode, self.limits) else "ignored")
+                if verdicts[-1] != "ok":
+                    break
+            tried[mode] = verdicts[-1] if verdicts[-1] != "ok" or len(verdicts) < len(self.endpoints) else "ok"
+            if tried[mode] == "ok":
+                self.structured = mode
+                break
+        else:
+            self.structured = "off"
+        self.probe = {"mode": self.structured, "tried": tried, "probed": True}
+        log.info("structured outputs: %s (%s)", self.structured, tried)
+        return self.probe
+
+    async def chat(self, body: dict, endpoint: Endpoint | None = None, retries: int | None = None) -> ChatAnswer:
+        """Send one chat completion (body from :meth:`chat_body`), retrying transient failures.
+
+        The reply is read with the size cap and checked (shape, types, sizes) before it is
+        returned. ``endpoint`` pins the request to one server (the probe); else the pool picks.
+        ``retries`` overrides the configured number of retries.
+        """
+        tokens = sum(len(str(m.get("content", ""))) for m in body.get("messages", ())) / 4 + body.get("max_tokens", 0)
+        content, pt, ct, model = await self._call(
+            lambda sdk: sdk.chat.completions.with_streaming_response.create(**body),
+            chat_reply,
+            f"chat {request_fingerprint(body)[:12]}",
+            tokens,
+            endpoint,
+            retries,
         )
-        usage = resp.usage
-        pt = int(getattr(usage, "prompt_tokens", 0) or 0)
-        ct = int(getattr(usage, "completion_tokens", 0) or 0)
         self.usage.prompt_tokens += pt
         self.usage.completion_tokens += ct
-        content = resp.choices[0].message.content if resp.choices else None
-        return ChatAnswer(
-            content=content or "", prompt_tokens=pt, completion_tokens=ct, model=resp.model or body["model"]
-        )
+        return ChatAnswer(content=content, prompt_tokens=pt, completion_tokens=ct, model=model or body["model"])
 
     async def embed(self, texts: Sequence[str], model: str | None = None) -> tuple[np.ndarray, int]:
-        """``float32 [n, D]`` embeddings of ``texts`` (one request) and the prompt tokens it used."""
+        """``float32 [n, D]`` embeddings of ``texts`` (one request) and the prompt tokens it used.
+
+        Every vector must be finite and ``D`` the expected width (``embedding_dim``, else the
+        first reply's); anything else is a per-request :class:`TransportError`.
+        """
         model = model or self.config.embedding_model
-        resp = await self._call(
-            lambda: self._sdk.embeddings.create(model=model, input=list(texts), encoding_format="float"),
-            what=f"embeddings x{len(texts)}",
+        vecs, pt = await self._call(
+            lambda sdk: sdk.embeddings.with_streaming_response.create(
+                model=model, input=list(texts), encoding_format="float"
+            ),
+            lambda obj, _limits: embeddings_reply(obj, len(texts), self._embedding_dim),
+            f"embeddings x{len(texts)}",
+            sum(len(t) for t in texts) / 4,
         )
-        rows = sorted(resp.data, key=lambda d: d.index)
-        if len(rows) != len(texts):
-            raise TransportError("bad_response", f"embeddings: asked for {len(texts)} vectors, got {len(rows)}")
-        pt = int(getattr(resp.usage, "prompt_tokens", 0) or 0)
+        self._embedding_dim = self._embedding_dim or int(vecs.shape[1])
         self.usage.prompt_tokens += pt
-        return np.asarray([r.embedding for r in rows], dtype=np.float32), pt
+        return vecs, pt
 
     # --------------------------------------------------------------- retries
-    def _classify(self, exc: Exception) -> tuple[str, bool]:
+    def _classify(self, exc: Exception, url: str) -> tuple[str, bool]:
         """``(reason, retryable)`` for an SDK exception; fatal ones raise :class:`LLMError`."""
         o = self._openai
         if isinstance(exc, o.APITimeoutError):
@@ -304,11 +250,12 @@ class LLMClient:
                 return "rate_limited", True
             if status >= 500 or status in (408, 409):
                 return "server_error", True
-            where = redact_url(self.config.base_url)
+            where = redact_url(url)
             if status in (401, 403):
                 raise LLMError(
                     f"{where} refused the credentials (HTTP {status}); check the key in the environment "
-                    f"variable given by --api-key-env (or {API_KEY_ENV_VARS})"
+                    f"variable given by --api-key-env (or RECDENOISE_LLM_API_KEY; OPENAI_API_KEY is sent to "
+                    f"{sorted(OPENAI_HOSTS)} only)"
                 ) from None
             if status == 404:
                 raise LLMError(
@@ -318,34 +265,84 @@ class LLMClient:
             return f"http_{status}", False
         return "bad_response", False
 
-    async def _call(self, make_request, what: str):
+    def _retry_after(self, exc: Exception) -> float | None:
+        response = getattr(exc, "response", None)
+        if response is None or getattr(exc, "status_code", None) not in (429, 503):
+            return None
+        seconds = retry_after_seconds(response.headers.get("retry-after"))
+        return None if seconds is None else min(seconds, self.config.retry_after_max)
+
+    async def _send(self, endpoint: Endpoint, make_request, check):
+        """One HTTP attempt: the reply read under the size cap, parsed, checked by ``check``."""
+        async with make_request(endpoint.sdk) as resp:
+            raw = await read_capped(resp.iter_bytes(), self.limits.max_bytes)
+        self._reached = True
+        return check(load_json(raw, self.limits), self.limits)
+
+    async def _call(
+        self, make_request, check, what: str, tokens: float = 0.0, pinned: Endpoint | None = None, retries=None
+    ):
         cfg = self.config
-        for attempt in range(cfg.retries + 1):
+        retries = cfg.retries if retries is None else retries
+        for attempt in range(retries + 1):
             if self._budget_left is not None:
                 if self._budget_left <= 0:
                     raise BudgetExhausted(f"request budget of {cfg.max_requests} spent")
                 self._budget_left -= 1
+            if self._rpm is not None:
+                await self._rpm.take(1)
+            if self._tpm is not None:
+                await self._tpm.take(tokens)
+            retry_after = None
             async with self._semaphore:
+                endpoint = self._pick(pinned)
                 self.usage.requests_sent += 1
+                endpoint.requests += 1
+                endpoint.in_flight += 1
                 try:
-                    resp = await make_request()
+                    result = await self._send(endpoint, make_request, check)
+                    self._health(endpoint, None)
+                    return result
+                except ReplyError as exc:
                     self._reached = True
-                    return resp
+                    self.usage.errors[exc.kind] += 1
+                    self._health(endpoint, exc.kind)
+                    raise TransportError(exc.kind, f"{what}: {exc}") from None
                 except self._openai.OpenAIError as exc:
                     self._reached = self._reached or isinstance(exc, self._openai.APIStatusError)
-                    reason, retryable = self._classify(exc)
+                    reason, retryable = self._classify(exc, endpoint.url)
+                    retry_after = self._retry_after(exc)
+                    self._health(endpoint, reason)
+                finally:
+                    endpoint.in_flight -= 1
             self.usage.errors[reason] += 1
-            if not retryable or attempt == cfg.retries:
+            if not retryable or attempt == retries:
                 if reason == "connection" and not self._reached:
                     # Nothing has ever answered: a wrong --base-url or a server that is down. Stop
                     # the whole job (a fatal LLMError) instead of failing every task one by one.
                     raise LLMError(
-                        f"cannot connect to {redact_url(cfg.base_url)} ({attempt + 1} attempt(s)); check --base-url "
+                        f"cannot connect to {', '.join(redact_url(u) for u in cfg.base_urls)} ({attempt + 1} "
+                        "attempt(s)); check --base-url "
                         "and that the server is running (e.g. `recdenoise serve-mock --port 8000`)"
                     ) from None
                 raise TransportError(reason, f"{what}: {reason} after {attempt + 1} attempt(s)")
             self.usage.retries += 1
-            delay = min(cfg.backoff_max, cfg.backoff_base * 2**attempt) * (0.5 + 0.5 * self._rng.random())
-            log.debug("%s: %s, retry %d/%d in %.2fs", what, reason, attempt + 1, cfg.retries, delay)
+            if retry_after is not None:  # the server said when: believe it (capped), no jitter
+                delay = retry_after
+                self.usage.retry_after_seconds += delay
+            else:
+                delay = min(cfg.backoff_max, cfg.backoff_base * 2**attempt) * (0.5 + 0.5 * self._rng.random())
+            log.debug("%s: %s, retry %d/%d in %.2fs", what, reason, attempt + 1, retries, delay)
             await asyncio.sleep(delay)  # outside the semaphore: a backing-off request holds no slot
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _follows_probe(content: str, mode: str, limits: ReplyLimits) -> bool:
+    """Did the probe's answer follow ``mode``: the schema's ``{"probe": 41}``, or any object for json_object?"""
+    try:
+        obj = load_json(content.strip(), limits)
+    except ReplyError:
+        return False
+    if mode == "json_object":
+        return isinstance(obj, dict)
+    return obj == {"probe": 41}

@@ -4,7 +4,8 @@ Prompt tokens are estimated as :math:`\\lceil \\text{chars} / 4 \\rceil` of each
 messages; completion tokens by a per-task allowance (capped at ``max_tokens``); cost with
 the configured prices. Only first attempts not already in the cache are counted: re-asks
 and retries can multiply the figure by up to ``max_attempts * (retries + 1)``. No API key
-is needed and the cache is read without being locked or repaired.
+is needed and the cache is read without being locked or repaired. With ``structured='auto'``
+(resolved only by a live probe) a task counts as cached when it is cached in any mode.
 
 Shapes:
     - train: ``Interactions`` over ``(U, I)``; candidates: ``int [U, k]``.
@@ -23,6 +24,7 @@ from .augment import EMBED_BATCH, AugmentConfig, build_tasks, selection
 from .cache import JsonlCache
 from .client import LLMConfig, chat_body
 from .runner import request_key
+from .schemas import FALLBACK_ORDER
 from .text import item_text
 
 __all__ = ["DryRunEstimate", "estimate"]
@@ -63,9 +65,11 @@ def estimate(
     cached_keys = JsonlCache.read_keys(Path(output_dir) / "cache" / "chat.jsonl")
     requests = cached = pt = ct = 0
     by_kind: dict[str, int] = {}
+    modes = FALLBACK_ORDER + ("off",) if llm.structured == "auto" else (llm.structured,)
     for t in tasks:
-        body = chat_body(llm, t.messages)
-        if request_key(body, t.kind, t.prompt_version, 0) in cached_keys:
+        bodies = [chat_body(llm, t.messages, t.schema, t.schema_name, mode) for mode in modes]
+        body = bodies[0]
+        if any(request_key(b, t.kind, t.prompt_version, 0) in cached_keys for b in bodies):
             cached += 1
             continue
         requests += 1

@@ -27,6 +27,7 @@ from .prompts import (
     user_profile_messages,
 )
 from .runner import ChatTask, TaskOutcome
+from .schemas import attributes_schema, implicit_feedback_schema
 
 __all__ = [
     "validate_candidates",
@@ -88,6 +89,8 @@ def implicit_feedback_tasks(
                 IMPLICIT_PROMPT_VERSION,
                 tuple(messages),
                 functools.partial(_parse_pair, k=int(row.size)),
+                implicit_feedback_schema(int(row.size)),
+                "implicit_feedback",
             )
         )
     return tasks
@@ -96,6 +99,7 @@ def implicit_feedback_tasks(
 def item_attribute_tasks(items: Sequence[int], records: Sequence[dict], schema: Mapping[str, str]) -> list[ChatTask]:
     """One task per item; the value is the validated attribute dict."""
     parse = functools.partial(parse_attributes, schema=dict(schema))
+    json_schema = attributes_schema(schema)
     return [
         ChatTask(
             f"item:{i}",
@@ -103,6 +107,8 @@ def item_attribute_tasks(items: Sequence[int], records: Sequence[dict], schema: 
             ITEM_ATTRIBUTES_PROMPT_VERSION,
             tuple(item_attribute_messages(records[i], schema)),
             parse,
+            json_schema,
+            "item_attributes",
         )
         for i in items
     ]
@@ -117,17 +123,18 @@ def user_profile_tasks(
 ) -> list[ChatTask]:
     """One task per user with a non-empty history; the value is the validated profile dict."""
     parse = functools.partial(parse_attributes, schema=dict(schema))
+    json_schema = attributes_schema(schema)
     return [
         ChatTask(
             f"user:{u}",
             "user_profile",
             USER_PROFILE_PROMPT_VERSION,
             tuple(
-                user_profile_messages(
-                    [records[i] for i in histories[u]], schema, users_info[u] if users_info else None
-                )
+                user_profile_messages([records[i] for i in histories[u]], schema, users_info[u] if users_info else None)
             ),
             parse,
+            json_schema,
+            "user_profile",
         )
         for u in users
         if len(histories[u])

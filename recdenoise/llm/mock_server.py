@@ -21,6 +21,17 @@ the applicable faults: ``rate_limit`` (429), ``server_error`` (500), ``timeout``
 ``out_of_candidates`` / ``duplicate`` (implicit feedback only) and ``schema`` (attribute
 answers without a required key). Faults are thus reproducible whatever the arrival order.
 Only bodies are counted and hashed; headers (the API key) are never stored.
+
+Hostile replies (:data:`HOSTILE_KINDS`, drawn only when named in ``faults``) are HTTP-200
+bodies no client should trust: truncated or HTML bodies, ``choices`` of the wrong type,
+bad ``usage``, a 5000-digit integer, 100,000 nested brackets, non-string content, a 10 MB
+answer, NaN or wrong-width embeddings.
+
+``response_format``: a request may carry ``{"type": "json_schema", "json_schema": {...}}``,
+``{"type": "json_object", "schema": ...}`` or ``{"type": "json_object"}``; the mock accepts
+the kinds in ``response_formats`` (400 for the others, as a server without the feature
+would). With ``unconstrained="sloppy"`` it imitates a small model: answers without a schema
+miss a key, answers with one follow it (for the probe, an instance of the schema).
 """
 
 from __future__ import annotations
@@ -42,95 +53,23 @@ from typing import Any, Sequence
 from .cache import request_fingerprint
 from .prompts import extract_data_block
 
-__all__ = ["MockOpenAIServer", "serve_mock", "FAULT_KINDS", "mock_chat_answer"]
+__all__ = ["MockOpenAIServer", "serve_mock", "FAULT_KINDS", "HOSTILE_KINDS", "RESPONSE_FORMATS", "mock_chat_answer"]
+from .mock_answers import (  # noqa: F401  (re-exported)
+    _HOSTILE_CHAT,
+    _HOSTILE_EMBEDDINGS,
+    _TRANSPORT_FAULTS,
+    FAULT_KINDS,
+    HOSTILE_KINDS,
+    RESPONSE_FORMATS,
+    _embedding,
+    _format_kind,
+    _tokens,
+    _with_content,
+    mock_chat_answer,
+    schema_instance,
+)
 
 log = logging.getLogger(__name__)
-
-FAULT_KINDS = ("rate_limit", "server_error", "timeout", "malformed", "out_of_candidates", "duplicate", "schema")
-_TRANSPORT_FAULTS = ("rate_limit", "server_error", "timeout")
-_POOLS = {
-    "director": ["Alice Rivera", "Bruno Keller", "Chen Wei", "Dana Okafor", "Emil Novak", "Farah Haddad"],
-    "country": ["USA", "France", "Japan", "India", "Brazil", "Germany", "Nigeria"],
-    "language": ["English", "French", "Japanese", "Hindi", "Portuguese", "German"],
-    "gender": ["female", "male"],
-    "genre": ["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Documentary", "Western"],
-}
-
-
-def _h(*parts: Any) -> int:
-    text = "\x00".join(json.dumps(p, sort_keys=True, ensure_ascii=False) for p in parts)
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
-
-
-def _genre_counts(history: Sequence[dict]) -> Counter:
-    return Counter(g for rec in history for g in rec.get("genres", []))
-
-
-def _implicit(data: dict) -> dict:
-    counts = _genre_counts(data.get("history", []))
-    cands = data.get("candidates", [])
-    scores = [sum(counts[g] for g in c.get("genres", [])) for c in cands]
-    liked = max(range(len(cands)), key=lambda j: (scores[j], -j))
-    disliked = min(range(len(cands)), key=lambda j: (scores[j], -j))
-    if disliked == liked:
-        disliked = len(cands) - 1 if liked != len(cands) - 1 else 0
-    return {"liked": cands[liked].get("index", liked), "disliked": cands[disliked].get("index", disliked)}
-
-
-def _attribute_value(name: str, kind: str, data: dict) -> Any:
-    h = _h(name, data)
-    counts = _genre_counts(data.get("history", []) or [data.get("item", {})])
-    if kind == "integer":
-        return 18 + h % 50 if name == "age" else h % 100
-    if kind == "string_list":
-        if "genre" in name and "dislike" in name:
-            return [g for g in _POOLS["genre"] if g not in counts][:2] or [_POOLS["genre"][h % 8]]
-        if "genre" in name:
-            return [g for g, _ in counts.most_common(2)] or [_POOLS["genre"][h % 8]]
-        pool = next((v for k, v in _POOLS.items() if k in name), None)
-        return (
-            [pool[h % len(pool)], pool[(h + 1 + (h >> 8) % (len(pool) - 1)) % len(pool)]]
-            if pool
-            else [f"{name}-{h % 997}"]
-        )
-    pool = next((v for k, v in _POOLS.items() if k in name), None)
-    return pool[h % len(pool)] if pool else f"{name}-{h % 997}"
-
-
-def _fits(value: Any, kind: str) -> bool:
-    """Is a known fact (from the prompt's ``user``) of the asked type? Then the mock repeats it."""
-    if kind == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    return kind == "string" and isinstance(value, str) and bool(value)
-
-
-def mock_chat_answer(messages: Sequence[dict]) -> dict:
-    """The (fault-free) JSON answer the mock gives to ``messages``."""
-    user = next((m.get("content", "") for m in messages if m.get("role") == "user"), "")
-    data = extract_data_block(user if isinstance(user, str) else "")
-    if data is None:
-        return {"answer": "no <data> block found"}
-    task = data.get("task")
-    if task == "implicit_feedback":
-        return _implicit(data)
-    if task in ("item_attributes", "user_profile"):
-        known = data.get("user") if task == "user_profile" and isinstance(data.get("user"), dict) else {}
-        return {
-            name: known[name] if _fits(known.get(name), kind) else _attribute_value(name, kind, data)
-            for name, kind in data.get("attributes", {}).items()
-        }
-    return {"answer": f"unknown task {task!r}"}
-
-
-def _embedding(text: str, dim: int) -> list[float]:
-    rng = random.Random(hashlib.sha256(text.encode()).hexdigest())
-    vec = [rng.gauss(0.0, 1.0) for _ in range(dim)]
-    norm = math.sqrt(sum(v * v for v in vec)) or 1.0
-    return [v / norm for v in vec]
-
-
-def _tokens(text: str) -> int:
-    return max(1, math.ceil(len(text) / 4))
 
 
 class MockOpenAIServer:
@@ -145,6 +84,9 @@ class MockOpenAIServer:
         timeout_sleep: seconds a ``timeout`` fault sleeps before answering.
         embedding_dim: default embedding size (a request's ``dimensions`` overrides it).
         require_api_key: answer 401 unless ``Authorization: Bearer <this>`` (compared, never stored).
+        response_formats: ``response_format`` kinds understood (:data:`RESPONSE_FORMATS`); others get 400.
+        unconstrained: ``"exact"`` (default) or ``"sloppy"``: answers without a schema miss a key.
+        retry_after: ``Retry-After`` header of ``rate_limit`` faults (seconds or an HTTP-date).
     """
 
     def __init__(
@@ -158,12 +100,24 @@ class MockOpenAIServer:
         timeout_sleep: float = 5.0,
         embedding_dim: int = 64,
         require_api_key: str | None = None,
+        response_formats: Sequence[str] = RESPONSE_FORMATS,
+        unconstrained: str = "exact",
+        retry_after: str = "0",
     ):
-        bad = sorted(set(faults or ()) - set(FAULT_KINDS))
+        bad = sorted(set(faults or ()) - set(FAULT_KINDS) - set(HOSTILE_KINDS))
+        bad += sorted(set(response_formats) - set(RESPONSE_FORMATS)) + (
+            [unconstrained] * (unconstrained not in ("exact", "sloppy"))
+        )
         if bad or not 0.0 <= fault_rate <= 1.0 or latency < 0:
             raise ValueError(
-                f"invalid mock settings: faults {bad} (known {FAULT_KINDS}), fault_rate={fault_rate}, latency={latency}"
+                f"invalid mock settings: {bad} (faults: {FAULT_KINDS + HOSTILE_KINDS}, response formats: "
+                f"{RESPONSE_FORMATS}, unconstrained: exact|sloppy), fault_rate={fault_rate}, latency={latency}"
             )
+        self.response_formats, self.unconstrained, self.retry_after = (
+            tuple(response_formats),
+            unconstrained,
+            retry_after,
+        )
         self.latency, self.fault_rate, self.seed = latency, fault_rate, seed
         self.faults = tuple(faults) if faults is not None else FAULT_KINDS
         self.timeout_sleep, self.embedding_dim = timeout_sleep, embedding_dim
@@ -238,8 +192,10 @@ class MockOpenAIServer:
             return None
         applicable = set(_TRANSPORT_FAULTS)
         if path.endswith("/chat/completions"):
-            applicable.add("malformed")
+            applicable |= {"malformed", *_HOSTILE_CHAT}
             applicable |= {"out_of_candidates", "duplicate"} if task == "implicit_feedback" else {"schema"}
+        else:
+            applicable |= set(_HOSTILE_EMBEDDINGS)
         choices = [f for f in self.faults if f in applicable]
         if not choices:
             return None
@@ -251,7 +207,12 @@ class MockOpenAIServer:
     # -------------------------------------------------------------- answers
     def chat(self, body: dict, fault: str | None) -> dict:
         messages = body.get("messages", [])
+        _kind, schema = _format_kind(body)
         answer = mock_chat_answer(messages)
+        if schema is not None and "answer" in answer and len(answer) == 1:  # no <data>: e.g. the probe
+            answer = schema_instance(schema)
+        elif schema is None and self.unconstrained == "sloppy" and len(answer) > 1:
+            answer.pop(sorted(answer)[0])
         if fault == "out_of_candidates":
             answer["liked"] = 10_000
         elif fault == "duplicate":
@@ -276,7 +237,7 @@ class MockOpenAIServer:
             },
         }
 
-    def embeddings(self, body: dict) -> dict:
+    def embeddings(self, body: dict, fault: str | None = None) -> dict:
         inputs = body.get("input", [])
         inputs = [inputs] if isinstance(inputs, str) else [str(x) for x in inputs]
         dim = int(body.get("dimensions") or self.embedding_dim)
@@ -285,6 +246,10 @@ class MockOpenAIServer:
             vec: Any = _embedding(text, dim)
             if body.get("encoding_format") == "base64":
                 vec = base64.b64encode(struct.pack(f"<{dim}f", *vec)).decode()
+            if fault == "nan_embedding" and j == 0:
+                vec = [math.nan] + vec[1:]
+            elif fault == "wrong_width_embedding" and j == 0:
+                vec = vec[:-1]
             data.append({"object": "embedding", "index": j, "embedding": vec})
         tokens = sum(_tokens(t) for t in inputs)
         return {
@@ -318,8 +283,8 @@ def _make_handler(server: MockOpenAIServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, fmt: str, *args: Any) -> None:  # no stderr chatter; no headers logged
             log.debug("mock: " + fmt, *args)
 
-        def _send(self, status: int, payload: dict, extra: dict | None = None) -> None:
-            data = json.dumps(payload).encode()
+        def _send(self, status: int, payload: dict | bytes, extra: dict | None = None) -> None:
+            data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -357,6 +322,9 @@ def _make_handler(server: MockOpenAIServer) -> type[BaseHTTPRequestHandler]:
             if path not in ("/v1/chat/completions", "/v1/embeddings"):
                 return self._send(*_error(404, f"no route POST {path}", "not_found"))
             task = None
+            kind, _schema = _format_kind(body)
+            if kind is not None and kind not in server.response_formats:
+                return self._send(*_error(400, f"response_format {kind} is not supported", "invalid_request_error"))
             if path == "/v1/chat/completions":
                 user = next((m.get("content", "") for m in body.get("messages", []) if m.get("role") == "user"), "")
                 task = (extract_data_block(user) or {}).get("task") if isinstance(user, str) else None
@@ -370,14 +338,17 @@ def _make_handler(server: MockOpenAIServer) -> type[BaseHTTPRequestHandler]:
         def _answer(self, path: str, body: dict, fault: str | None) -> None:
             time.sleep(server.latency)
             if fault == "rate_limit":
-                return self._send(*_error(429, "rate limited (injected)", "rate_limit_error"), {"Retry-After": "0"})
+                return self._send(
+                    *_error(429, "rate limited (injected)", "rate_limit_error"), {"Retry-After": server.retry_after}
+                )
             if fault == "server_error":
                 return self._send(*_error(500, "internal error (injected)", "server_error"))
             if fault == "timeout":
                 time.sleep(server.timeout_sleep)
             if path == "/v1/embeddings":
-                return self._send(200, server.embeddings(body))
-            return self._send(200, server.chat(body, fault))
+                return self._send(200, json.dumps(server.embeddings(body, fault), allow_nan=True).encode())
+            reply = server.chat(body, fault)
+            return self._send(200, _HOSTILE_CHAT[fault](reply) if fault in _HOSTILE_CHAT else reply)
 
     return Handler
 

@@ -148,6 +148,6 @@ def reask_message(reason: str, detail: str) -> dict:
     """The follow-up user turn after a rejected answer (the previous answer precedes it)."""
     return {
         "role": "user",
-        "content": f"That answer was rejected ({reason}: {detail}). Reply again with exactly one JSON object "
+        "content": f"That answer was rejected ({reason}: {detail[:200]}). Reply again with exactly one JSON object "
         "in the format asked for, and nothing else.",
     }

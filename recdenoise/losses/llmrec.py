@@ -6,7 +6,10 @@ Augmentation for Recommendation", WSDM 2024, Sec. 3.3).
 * :class:`FeatureMAE`: masked-autoencoder feature enhancement: mask node features with a
   learned ``[MASK]`` token, encode through the fusion model, reconstruct with a decoder,
   scaled cosine error.
-* :class:`LLMRecObjective`: BPR (pruned) + ``mae_weight`` x reconstruction.
+* :class:`SideChannelLoss`: the reference's BPR on the feature channels (user profile x each
+  item-attribute field, ``aug_mf_rate``; each modality, ``mm_mf_rate``) and the modality
+  feature regulariser (``feat_reg_decay``).
+* :class:`LLMRecObjective`: BPR (pruned) + side channels + ``mae_weight`` x reconstruction.
 
 **Pruning: which share is dropped.** The paper sorts the per-triple BPR losses ascending and
 keeps the first :math:`(1-\omega)` share, i.e. it *drops the largest losses* as likely noise.
@@ -33,10 +36,11 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..graph import BipartiteGraph
+from ..scoring import bpr_loss, pair_scores
 from ..types import TripletBatch
 from .objective import LossOutput, PairwiseObjective
 
-__all__ = ["PruneAugmented", "scaled_cosine_error", "FeatureMAE", "LLMRecObjective"]
+__all__ = ["PruneAugmented", "scaled_cosine_error", "FeatureMAE", "SideChannelLoss", "LLMRecObjective"]
 
 SCOPES = ("augmented", "all")
 KEEPS = ("smallest", "largest")
@@ -225,12 +229,91 @@ class FeatureMAE(nn.Module):
         self.generator.set_state(state["generator"].cpu())
 
 
+class SideChannelLoss(nn.Module):
+    r"""LLMRec's side-channel losses on a :class:`~recdenoise.models.fusion.FeatureFusion` model.
+
+    With :math:`(U^k, I^k)` = feature ``k`` projected and propagated to both sides, unnormalised
+    (``model.encode_feature(k, graph)``, the reference's ``*_user_feats`` / ``*_item_feats``),
+    and :math:`\mathrm{BPR}(X, Y) = \operatorname{mean}_b \operatorname{softplus}(x_{u_b}^\top y_{j_b} - x_{u_b}^\top y_{i_b})`
+    over the batch (augmented triples included, unpruned, as the reference):
+
+    .. math::
+        \mathcal{L}_{side} = \lambda_{aug} \sum_{f} \mathrm{BPR}(U^{prof}, I^{f})
+        + \lambda_{mm} \sum_{m} \mathrm{BPR}(U^{m}, I^{m})
+        + \lambda_{feat} \frac{1}{2I} \sum_{m} \left(\lVert U^m \rVert_F^2 + \lVert I^m \rVert_F^2\right)
+
+    where :math:`f` runs over the item-attribute features (one per field, or the concatenated
+    one), ``prof`` is the user-profile feature and :math:`m` over the modality features (item
+    text; the reference also has images). :math:`\lambda_{aug}, \lambda_{mm}, \lambda_{feat}` are
+    the reference's ``aug_mf_rate`` (0.012), ``mm_mf_rate`` (1e-4 on Netflix) and
+    ``feat_reg_decay`` (1e-5). The attribute term needs a profile feature; a term whose weight
+    is 0 or whose features are absent is skipped.
+
+    Args:
+        profile: index of the user-profile feature in the model, or ``None``.
+        attributes: indices of the item-attribute features.
+        modalities: indices of the modality features.
+        aug_weight, modality_weight, reg_weight: :math:`\lambda_{aug}, \lambda_{mm}, \lambda_{feat}`.
+    """
+
+    def __init__(
+        self,
+        profile: Optional[int],
+        attributes: Sequence[int] = (),
+        modalities: Sequence[int] = (),
+        *,
+        aug_weight: float = 0.0,
+        modality_weight: float = 0.0,
+        reg_weight: float = 0.0,
+    ):
+        super().__init__()
+        if min(aug_weight, modality_weight, reg_weight) < 0:
+            raise ConfigError(f"side-channel weights must be >= 0, got {aug_weight}, {modality_weight}, {reg_weight}")
+        self.profile, self.attributes, self.modalities = profile, list(attributes), list(modalities)
+        self.aug_weight, self.modality_weight, self.reg_weight = float(aug_weight), float(modality_weight), float(reg_weight)
+
+    @property
+    def active(self) -> bool:
+        return bool(
+            (self.aug_weight > 0 and self.profile is not None and self.attributes)
+            or ((self.modality_weight > 0 or self.reg_weight > 0) and self.modalities)
+        )
+
+    @staticmethod
+    def _bpr(user_part: torch.Tensor, item_part: torch.Tensor, batch: TripletBatch) -> torch.Tensor:
+        pos = pair_scores(user_part, item_part, batch.users, batch.pos_items)
+        neg = pair_scores(user_part, item_part, batch.users, batch.neg_items)
+        return bpr_loss(pos, neg).mean()
+
+    def forward(self, model, graph: Optional[BipartiteGraph], batch: TripletBatch) -> dict[str, torch.Tensor]:
+        """``{"aug_bpr", "mm_bpr", "feat_reg"}``: the weighted terms that are active."""
+        if graph is None:
+            raise ConfigError("LLMRec's side-channel losses propagate features over the graph; call the objective with graph=...")
+        channels: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+        def channel(k: int) -> tuple[torch.Tensor, torch.Tensor]:
+            if k not in channels:
+                channels[k] = model.encode_feature(k, graph)
+            return channels[k]
+
+        terms = {}
+        if self.aug_weight > 0 and self.profile is not None and self.attributes:
+            profile_users = channel(self.profile)[0]
+            terms["aug_bpr"] = self.aug_weight * sum(self._bpr(profile_users, channel(k)[1], batch) for k in self.attributes)
+        if self.modality_weight > 0 and self.modalities:
+            terms["mm_bpr"] = self.modality_weight * sum(self._bpr(*channel(k), batch) for k in self.modalities)
+        if self.reg_weight > 0 and self.modalities:
+            squares = sum(channel(k)[0].pow(2).sum() + channel(k)[1].pow(2).sum() for k in self.modalities)
+            terms["feat_reg"] = self.reg_weight * squares / (2.0 * model.num_items)
+        return terms
+
+
 class LLMRecObjective(nn.Module):
     r"""LLMRec's loss: the (pruned) pairwise objective plus masked feature reconstruction.
 
     .. math::
         \mathcal{L} = \mathcal{L}_{BPR}^{\text{pruned}} + \lambda_2 \lVert \Theta \rVert^2
-        + \lambda_{FR}\, \mathcal{L}_{FR}
+        + \mathcal{L}_{side} + \lambda_{FR}\, \mathcal{L}_{FR}
 
     The reconstruction propagates the features over the graph of the step, which the trainer
     passes to every objective call (with edge dropout applied); the objective never stores it.
@@ -240,6 +323,7 @@ class LLMRecObjective(nn.Module):
         mae: a :class:`FeatureMAE` (its mask tokens and decoders are trained: the trainer
             optimises the objective's parameters), or ``None``.
         mae_weight: :math:`\lambda_{FR}` (LLMRec's ``att_re_rate``).
+        side: a :class:`SideChannelLoss` (:math:`\mathcal{L}_{side}`), or ``None``.
     """
 
     def __init__(
@@ -247,6 +331,7 @@ class LLMRecObjective(nn.Module):
         base: PairwiseObjective,
         mae: Optional[FeatureMAE] = None,
         mae_weight: float = 0.0,
+        side: Optional[SideChannelLoss] = None,
     ):
         super().__init__()
         if mae_weight < 0:
@@ -256,6 +341,7 @@ class LLMRecObjective(nn.Module):
         self.base = base
         self.mae = mae
         self.mae_weight = float(mae_weight)
+        self.side = side if side is not None and side.active else None
 
     def forward(
         self,
@@ -273,6 +359,10 @@ class LLMRecObjective(nn.Module):
             stats["augmented"] = float(flags.sum())
             if out.weights is not None:
                 stats["augmented_kept"] = float((out.weights[flags] > 0).sum())
+        if self.side is not None:
+            for name, term in self.side(model, graph, batch).items():
+                loss = loss + term
+                stats[name] = term.detach()
         if self.mae is not None and self.mae_weight > 0 and self.mae.mask_rate > 0:
             reconstruction = self.mae(model, graph)
             loss = loss + self.mae_weight * reconstruction

@@ -21,8 +21,36 @@ The reference code does not differentiate this likelihood: its hand-written upda
 gradients of the factorised surrogate
 :math:`(1-\\gamma)\\log R + R\\log(1-\\gamma)` (positive) and
 :math:`\\log(1-R) + \\gamma\\log R + R\\log\\gamma` (unvoted), the non-log factors held fixed.
-``likelihood="exact"`` (default) optimises the likelihood above; ``likelihood="reference"``
-reproduces the reference updates. The flip factors are initialised like the reference
+``likelihood="reference"`` (default) reproduces the reference updates; ``likelihood="exact"``
+optimises the likelihood above. The exact likelihood lets the flip factorisation, which has
+MF's capacity, learn "observed vs unobserved" itself: as :math:`\\gamma_{uj} \\to 1` on unvoted
+items, :math:`(1-R_{uj}) + R_{uj}\\gamma_{uj} \\to 1` and the gradient on their scores vanishes.
+Measured (MF, ML-100K, 20 % injected noise, lr 0.005): with ``flip_reg_weight=1e-4`` validation
+Recall@20 peaks at 0.284 (epoch 6) and falls to 0.133 by epoch 30; with ``flip_reg_weight=0.1`` it
+does not collapse (best 0.267); the reference rule reaches 0.310. (The authors' own
+exact-likelihood script regularises the flip factors with :math:`\\lambda_\\phi = 5` and a 20x
+smaller learning rate.)
+
+**The flip-factor regulariser.** The reference updates, per batch of :math:`B_{ref} = 5000`
+positives with :math:`n_{ref} = 4` unvoted items each, ascend
+:math:`\\sum_{b}\\sum_{j} (\\log P_b^+ + \\log P_{bj}^-) - \\frac{\\lambda_\\phi}{2}(\\lVert P \\rVert_F^2 + \\lVert Q \\rVert_F^2)`
+(whole matrices, every step; :math:`\\lambda_\\phi = 1` on MovieLens, 5 on Amazon). Divided by
+:math:`n_{ref} B_{ref}` its data term is ours (mean over positives of
+:math:`-\\log P^+ - \\frac{1}{n}\\sum_j \\log P^-_j`), and its penalty
+:math:`\\frac{\\lambda_\\phi}{2 n_{ref} B_{ref}}\\lVert P \\rVert_F^2`. Ours is on the batch's rows,
+:math:`\\frac{w}{2B}\\sum_{b}\\lVert p_{u_b} \\rVert^2`, which in expectation (rows of similar norm)
+is :math:`\\frac{w}{2U}\\lVert P \\rVert_F^2` for users and :math:`\\frac{w (1+n)}{2I}\\lVert Q \\rVert_F^2`
+for items (each positive and each of its ``n`` unvoted items is a row). Equal penalties give
+
+.. math::
+    w_P = \\lambda_\\phi \\frac{U}{n_{ref} B_{ref}}, \\qquad w_Q = \\lambda_\\phi \\frac{I}{n_{ref} B_{ref} (1 + n)}
+
+(:func:`reference_flip_reg`; ML-100K, :math:`\\lambda_\\phi = 1`, ``n = 4``: :math:`w_P = 0.047`,
+:math:`w_Q = 0.017`, about 400x / 170x the run's ``weight_decay`` of 1e-4 that was the earlier
+default). ``flip_reg_weight`` set explicitly overrides both. The backbone's L2 stays the run's
+``weight_decay`` (shared by every method), not the reference's :math:`\\lambda_r`.
+
+The flip factors are initialised like the reference
 (:math:`p \\sim 5\\,\\mathcal{U}(0, 1)/\\sqrt{d}`, :math:`q \\sim -5\\,\\mathcal{U}(0, 1)/\\sqrt{d}`, so
 :math:`\\gamma` starts near :math:`\\sigma(-6.25) \\approx 0.002`).
 """
@@ -42,9 +70,19 @@ from ..types import TripletBatch
 from ..scoring import l2_penalty, pair_scores
 from .objective import LossOutput, embedding_l2
 
-__all__ = ["NBPOOptions", "NBPOObjective", "nbpo_log_likelihood"]
+__all__ = ["NBPOOptions", "NBPOObjective", "nbpo_log_likelihood", "reference_flip_reg"]
 
 _LIKELIHOODS = ("exact", "reference")
+REFERENCE_BATCH_SIZE = 5000
+"""The reference's ``batch_size`` (positives per update)."""
+REFERENCE_NEGATIVES = 4
+"""The reference's ``sample_rate`` (unvoted items per positive)."""
+
+
+def reference_flip_reg(lambda_phi: float, num_users: int, num_items: int, num_negatives: int) -> tuple[float, float]:
+    """``(w_P, w_Q)``: the reference's :math:`\\lambda_\\phi` in our per-batch L2 units (module docstring)."""
+    scale = lambda_phi / (REFERENCE_NEGATIVES * REFERENCE_BATCH_SIZE)
+    return scale * num_users, scale * num_items / (1 + num_negatives)
 
 
 def nbpo_log_likelihood(
@@ -82,15 +120,20 @@ class NBPOOptions:
     Attributes:
         flip_dim: dimension of the flip-rate factors (reference ``K1 = 50``).
         num_negatives: unvoted items per positive (reference: 4).
-        flip_reg_weight: L2 weight on the batch's flip factors (``None``: the run's
-            ``weight_decay``; the reference regularises them 2-5x more).
-        likelihood: ``"exact"`` or ``"reference"`` (see the module docstring).
+        flip_reg_weight: L2 weight on the batch's flip factors (``None``: converted from
+            ``reference_lambda_phi``, see :func:`reference_flip_reg`; the earlier default was
+            the run's ``weight_decay``, 1e-4).
+        reference_lambda_phi: the reference's :math:`\\lambda_\\phi` (1 on MovieLens, 5 on Amazon)
+            that ``flip_reg_weight=None`` converts.
+        likelihood: ``"reference"`` (the authors' update rule, default) or ``"exact"`` (the
+            paper's likelihood; collapses with a weak flip regulariser, see the module docstring).
     """
 
     flip_dim: int = 64
     num_negatives: int = 4
     flip_reg_weight: Optional[float] = None
-    likelihood: str = "exact"
+    reference_lambda_phi: float = 1.0
+    likelihood: str = "reference"
 
 
 class NBPOObjective(nn.Module):
@@ -103,8 +146,9 @@ class NBPOObjective(nn.Module):
         num_users: ``U``.
         num_items: ``I``.
         reg_weight: L2 weight on the backbone's layer-0 embeddings of the batch (as BPR).
-        flip_dim, flip_reg_weight, likelihood: see :class:`NBPOOptions` (``flip_reg_weight``
-            ``None`` = ``reg_weight``).
+        flip_dim, likelihood: see :class:`NBPOOptions`.
+        flip_reg_weight: L2 weight on the batch's flip factors, one value or ``(users, items)``
+            (``None`` = ``reg_weight``; the method builder converts the reference's value).
         seed: seeds the flip factors' initialisation.
 
     Shapes:
@@ -118,19 +162,21 @@ class NBPOObjective(nn.Module):
         num_items: int,
         flip_dim: int = NBPOOptions.flip_dim,
         reg_weight: float = 1e-4,
-        flip_reg_weight: Optional[float] = NBPOOptions.flip_reg_weight,
+        flip_reg_weight: Optional[float | tuple[float, float]] = None,
         likelihood: str = NBPOOptions.likelihood,
         seed: int = 0,
     ):
         super().__init__()
         if not isinstance(flip_dim, int) or flip_dim < 1:
             raise ConfigError(f"flip_dim must be a positive integer, got {flip_dim!r}")
-        if reg_weight < 0 or (flip_reg_weight is not None and flip_reg_weight < 0):
+        flip = (reg_weight, reg_weight) if flip_reg_weight is None else flip_reg_weight
+        flip = (flip, flip) if isinstance(flip, (int, float)) else tuple(flip)
+        if reg_weight < 0 or len(flip) != 2 or min(flip) < 0:
             raise ConfigError(f"reg weights must be >= 0, got reg_weight={reg_weight}, flip_reg_weight={flip_reg_weight}")
         if likelihood not in _LIKELIHOODS:
             raise ConfigError(f"likelihood must be one of {list(_LIKELIHOODS)}, got {likelihood!r}")
         self.reg_weight = float(reg_weight)
-        self.flip_reg_weight = float(reg_weight if flip_reg_weight is None else flip_reg_weight)
+        self.user_flip_reg, self.item_flip_reg = float(flip[0]), float(flip[1])
         self.likelihood = likelihood
         self.user_flip = nn.Embedding(num_users, flip_dim)
         self.item_flip = nn.Embedding(num_items, flip_dim)
@@ -171,9 +217,9 @@ class NBPOObjective(nn.Module):
             reg = self.reg_weight * embedding_l2(model, batch)
             loss = loss + reg
             stats["reg"] = reg.detach()
-        if self.flip_reg_weight > 0:
-            flip_reg = self.flip_reg_weight * l2_penalty(
-                self.user_flip(users), self.item_flip(pos_items), self.item_flip(neg_items), batch_size=len(batch)
+        if self.user_flip_reg > 0 or self.item_flip_reg > 0:
+            flip_reg = self.user_flip_reg * l2_penalty(self.user_flip(users), batch_size=len(batch)) + self.item_flip_reg * l2_penalty(
+                self.item_flip(pos_items), self.item_flip(neg_items), batch_size=len(batch)
             )
             loss = loss + flip_reg
             stats["flip_reg"] = flip_reg.detach()

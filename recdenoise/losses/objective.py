@@ -118,4 +118,10 @@ class PairwiseObjective(nn.Module):
         return LossOutput(loss, per_example.detach(), weights, stats)
 
     def state_dict_extra(self) -> dict:
+        """The reducer's state (schedules, running targets) for checkpoints."""
         return self.reducer.state_dict() if hasattr(self.reducer, "state_dict") else {}
+
+    def load_state_dict_extra(self, state: dict) -> None:
+        """Restore :meth:`state_dict_extra` (so a resumed run continues the reducer exactly)."""
+        if hasattr(self.reducer, "load_state_dict"):
+            self.reducer.load_state_dict(state)

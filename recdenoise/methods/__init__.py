@@ -9,6 +9,6 @@ below (see ``docs/extending.md``).
 from .registry import METHODS, MethodContext, MethodParts, MethodSpec, build_method, get_method, method_options, register_method
 
 # Built-in methods register themselves when their module is imported: import them all here.
-from . import builtin, llmrec  # noqa: E402,F401  isort: skip
+from . import builtin, llmrec, pruning  # noqa: E402,F401  isort: skip
 
 __all__ = ["METHODS", "MethodContext", "MethodParts", "MethodSpec", "build_method", "get_method", "method_options", "register_method"]

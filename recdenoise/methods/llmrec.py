@@ -1,6 +1,8 @@
 """LLMRec (Wei et al., WSDM 2024) training recipe: glue from an augment dir to trainer parts.
 
-The offline LLM job (:mod:`recdenoise.llm`, ``recdenoise augment``) writes an *augment dir*:
+The offline LLM job (:mod:`recdenoise.llm`, ``recdenoise augment``) writes an *augment dir*
+(its format, writer and reader live in :mod:`recdenoise.llm.augment_dir`; the names below
+are re-exported here):
 
 * ``augmented_edges.csv``: LLM-chosen BPR triples, columns ``user, pos_item, neg_item``
   (contiguous indices of the training split) and optionally the raw ids
@@ -28,20 +30,18 @@ which then names the loss) trains it.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping, Optional
 
 import numpy as np
-import pandas as pd
 import torch
 
 from ..data.interactions import Interactions
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError
 from ..graph import BipartiteGraph
-from ..losses.llmrec import KEEPS, SCOPES, FeatureMAE, LLMRecObjective, PruneAugmented
+from ..llm.augment_dir import EDGES_FILE, FEATURE_FILES, MANIFEST_FILE, AugmentData, load_augment_dir
+from ..losses.llmrec import KEEPS, SCOPES, FeatureMAE, LLMRecObjective, PruneAugmented, SideChannelLoss
 from ..losses.objective import LOSSES, MeanReducer, PairwiseObjective
 from ..models import Recommender
 from ..models.fusion import FeatureFusion
@@ -55,156 +55,12 @@ __all__ = [
     "FEATURE_FILES",
     "AugmentData",
     "LLMRecOptions",
+    "LLMRecReferenceOptions",
     "load_augment_dir",
     "build_llmrec",
 ]
 
 logger = logging.getLogger(__name__)
-
-EDGES_FILE = "augmented_edges.csv"
-"""Augmented BPR triples written by the LLM job."""
-
-MANIFEST_FILE = "manifest.json"
-"""Provenance written by the LLM job (checked when present)."""
-
-FEATURE_FILES: dict[str, tuple[str, str]] = {
-    "user_profile": ("user", "user_profile_features.npy"),
-    "item_text": ("item", "item_text_features.npy"),
-    "item_attributes": ("item", "item_attribute_features.npy"),
-}
-"""Feature name -> (side, file name) in an augment dir; a missing file means "not produced"."""
-
-_EDGE_COLUMNS = ("user", "pos_item", "neg_item")
-_RAW_COLUMNS = {"user": "user_id", "pos_item": "pos_item_id", "neg_item": "neg_item_id"}
-
-
-@dataclass
-class AugmentData:
-    """What an augment dir holds, validated against a training split.
-
-    Attributes:
-        users, pos_items, neg_items: ``int64 [N_A]`` augmented triples (contiguous ids).
-        features: feature name -> ``float32 [U or I, F]`` (only the files present).
-        path: the augment dir.
-    """
-
-    users: np.ndarray
-    pos_items: np.ndarray
-    neg_items: np.ndarray
-    features: dict[str, np.ndarray] = field(default_factory=dict)
-    path: Optional[Path] = None
-
-    @property
-    def num_edges(self) -> int:
-        return int(self.users.shape[0])
-
-
-def _read_edges(path: Path, train: Interactions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"cannot read the augmented edges: {exc}", path) from exc
-    missing = [c for c in _EDGE_COLUMNS if c not in table.columns]
-    if missing:
-        raise DataError(f"missing columns {missing}; expected {list(_EDGE_COLUMNS)} (+ raw ids {list(_RAW_COLUMNS.values())})", path)
-    out = []
-    for col in _EDGE_COLUMNS:
-        values = pd.to_numeric(table[col], errors="coerce")
-        bad = values.isna().to_numpy()
-        if bad.any():
-            line = int(np.flatnonzero(bad)[0]) + 2  # 1-based, after the header
-            raise DataError(f"column {col!r} holds a non-integer value {table[col].iloc[line - 2]!r}", path, line)
-        index = values.to_numpy(dtype=np.int64)
-        size = train.num_users if col == "user" else train.num_items
-        outside = (index < 0) | (index >= size)
-        if outside.any():
-            line = int(np.flatnonzero(outside)[0]) + 2
-            raise DataError(
-                f"{col} index {index[line - 2]} is outside [0, {size}) of the training split; "
-                "was the augment dir produced for another dataset or split?",
-                path,
-                line,
-            )
-        raw_col = _RAW_COLUMNS[col]
-        if raw_col in table.columns:
-            space = train.user_ids if col == "user" else train.item_ids
-            expected = np.asarray(space).astype(str)[index]
-            mismatch = expected != table[raw_col].to_numpy(dtype=str)
-            if mismatch.any():
-                line = int(np.flatnonzero(mismatch)[0]) + 2
-                raise DataError(
-                    f"{raw_col} {table[raw_col].iloc[line - 2]!r} does not match the split's raw id {expected[line - 2]!r} "
-                    f"for {col} index {index[line - 2]}: the augment dir uses another id mapping; regenerate it "
-                    "with `recdenoise augment` on the same dataset, split and seed",
-                    path,
-                    line,
-                )
-        out.append(index)
-    same = out[1] == out[2]
-    if same.any():
-        line = int(np.flatnonzero(same)[0]) + 2
-        raise DataError("an augmented triple has pos_item == neg_item", path, line)
-    return out[0], out[1], out[2]
-
-
-def _read_feature(path: Path, side: str, train: Interactions) -> np.ndarray:
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read the feature matrix: {exc}", path) from exc
-    rows = train.num_users if side == "user" else train.num_items
-    if array.ndim != 2 or array.shape[0] != rows:
-        raise DataError(f"feature matrix has shape {list(array.shape)}; expected [{rows}, F] (one row per contiguous {side} id)", path)
-    array = array.astype(np.float32, copy=False)
-    if not np.isfinite(array).all():
-        raise DataError("feature matrix holds NaN or inf values; write zeros for nodes without features", path)
-    return array
-
-
-def _check_manifest(path: Path, train: Interactions) -> None:
-    if not path.is_file():
-        logger.info("%s: no manifest; the augment dir cannot be checked against the split's checksum", path.parent)
-        return
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read the manifest: {exc}", path) from exc
-    recorded = (manifest.get("provenance") or {}).get("data_checksum")
-    if recorded is not None and recorded != train.checksum():
-        raise DataError(
-            f"the augment dir was generated for training data with checksum {recorded[:12]}..., but the split "
-            f"trained on has {train.checksum()[:12]}...: regenerate it with `recdenoise augment` using the same "
-            "dataset, preprocessing, split method and seed",
-            path,
-        )
-    if manifest.get("complete") is False:
-        logger.warning("%s: the augmentation job did not finish (partial outputs); rerun it to complete", path.parent)
-
-
-def load_augment_dir(path: str | Path, train: Interactions, *, require_edges: bool = True) -> AugmentData:
-    """Read and validate an augment dir against the training interactions.
-
-    Raises:
-        DatasetNotFoundError-like :class:`DataError`: the dir or the edges file is missing
-            (with ``require_edges``), a file is malformed, or ids do not match the split.
-    """
-    root = Path(path)
-    if not root.is_dir():
-        raise DataError(f"augment dir {root} does not exist; run `recdenoise augment` first or fix the path")
-    _check_manifest(root / MANIFEST_FILE, train)
-    edges_path = root / EDGES_FILE
-    if edges_path.is_file():
-        users, pos, neg = _read_edges(edges_path, train)
-    elif require_edges:
-        raise DataError(f"no {EDGES_FILE} in the augment dir; run the implicit-feedback augmentation or disable augmented edges", root)
-    else:
-        users = pos = neg = np.zeros(0, dtype=np.int64)
-    features = {}
-    for name, (side, file_name) in FEATURE_FILES.items():
-        if (root / file_name).is_file():
-            features[name] = _read_feature(root / file_name, side, train)
-    logger.info("augment dir %s: %d augmented triples, features %s", root, users.shape[0], sorted(features))
-    return AugmentData(users, pos, neg, features, root)
 
 
 @dataclass(frozen=True)
@@ -227,6 +83,16 @@ class LLMRecOptions:
         mae_weight: weight of the reconstruction loss.
         mae_gamma: exponent of the scaled cosine error.
         loss: ``"bpr"`` or ``"bce"``.
+        attribute_encoding: ``"auto"`` (per field when the augment dir has
+            ``item_attribute_<field>_features.npy``, else the concatenated matrix), ``"per_field"``
+            (the reference: one feature per field, one shared projection; an error without the
+            files) or ``"concatenated"`` (one text of all fields, one projection).
+        aug_bpr_weight: BPR of the user-profile channel against each item-attribute channel
+            (reference ``aug_mf_rate`` 0.012; 0 = off).
+        modality_bpr_weight: BPR within each modality (item text) channel (reference
+            ``mm_mf_rate``, 1e-4 on Netflix; 0 = off).
+        feature_reg_weight: L2 of the modality channels, :math:`\\frac{1}{2I}\\sum \\lVert \\cdot \\rVert^2`
+            (reference ``feat_reg_decay`` 1e-5; 0 = off).
     """
 
     augment_dir: Optional[str] = None
@@ -246,8 +112,14 @@ class LLMRecOptions:
     mae_weight: float = 0.1
     mae_gamma: float = 2.0
     loss: str = "bpr"
+    attribute_encoding: str = "auto"
+    aug_bpr_weight: float = 0.0
+    modality_bpr_weight: float = 0.0
+    feature_reg_weight: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.attribute_encoding not in ATTRIBUTE_ENCODINGS:
+            raise ConfigError(f"attribute_encoding must be one of {ATTRIBUTE_ENCODINGS}, got {self.attribute_encoding!r}")
         if self.prune_scope not in SCOPES:
             raise ConfigError(f"prune_scope must be one of {SCOPES}, got {self.prune_scope!r}")
         if self.prune_keep not in KEEPS:
@@ -258,6 +130,37 @@ class LLMRecOptions:
             unknown = [f for f in self.features if f not in FEATURE_FILES]
             if unknown:
                 raise ConfigError(f"unknown features {unknown}; choose from {sorted(FEATURE_FILES)}")
+
+
+@dataclass(frozen=True)
+class LLMRecReferenceOptions(LLMRecOptions):
+    """Options of ``--method llmrec-reference``: LLMRec's own recipe (``main.py`` and its Netflix
+    ``parser.py``), the same fields as :class:`LLMRecOptions` with the reference's defaults.
+
+    Prune **all** triples and **keep the largest** losses at rate 0.71 (``prune_loss``,
+    ``prune_loss_drop_rate``); feature weights user profile 2.8 / item attributes 0.005 per
+    field / item text 0.02 (``user_cat_rate`` / ``item_cat_rate`` / ``model_cat_rate``);
+    attributes per field; side channels ``aug_mf_rate`` 0.012, ``mm_mf_rate`` 1e-4,
+    ``feat_reg_decay`` 1e-5; MAE with ``mask_rate`` 0.1 and ``att_re_rate`` 1e-5;
+    ``aug_sample_rate`` 0.1. What stays different from the reference is listed in
+    ``docs/results/llmrec.md``.
+    """
+
+    prune_rate: float = 0.71
+    prune_scope: str = "all"
+    prune_keep: str = "largest"
+    feature_weight: Any = field(default_factory=lambda: {"user_profile": 2.8, "item_attributes": 0.005, "item_text": 0.02})
+    mask_rate: float = 0.1
+    mae_weight: float = 1e-5
+    attribute_encoding: str = "auto"
+    aug_bpr_weight: float = 0.012
+    modality_bpr_weight: float = 1e-4
+    feature_reg_weight: float = 1e-5
+
+
+ATTRIBUTE_ENCODINGS = ("auto", "per_field", "concatenated")
+MODALITY_FEATURES = ("item_text",)
+"""Features that are item *modalities* (the reference's text and image): ``mm_mf_rate`` and ``feat_reg`` act on them."""
 
 
 def _feature_weights(names: list[str], weight: Any) -> list[float]:
@@ -277,37 +180,76 @@ def _augmented_graph(train: Interactions, data: AugmentData, device: torch.devic
     return BipartiteGraph(key // train.num_items, key % train.num_items, train.num_users, train.num_items)
 
 
-def _fusion(opts: LLMRecOptions, base: Recommender, data: Optional[AugmentData], seed: int, init_rng) -> tuple[Recommender, Optional[FeatureMAE]]:
-    """The model to train (``base`` or a :class:`FeatureFusion` around it) and the MAE.
+def _feature_matrices(opts: LLMRecOptions, data: AugmentData, names: list[str]) -> list[tuple[str, np.ndarray]]:
+    """``(feature name, matrix)`` per fused matrix, user features first; ``item_attributes``
+    expands to one matrix per field when ``attribute_encoding`` says so."""
+    per_field = opts.attribute_encoding == "per_field" or (opts.attribute_encoding == "auto" and bool(data.attribute_fields))
+    if per_field and not data.attribute_fields and "item_attributes" in names:
+        raise ConfigError(
+            "attribute_encoding='per_field' needs item_attribute_<field>_features.npy files in the augment dir; "
+            "regenerate it with a writer that stores one matrix per attribute field, or use 'concatenated'"
+        )
+    out = []
+    for side in ("user", "item"):
+        for name in (n for n in names if FEATURE_FILES[n][0] == side):
+            if name == "item_attributes" and per_field:
+                out += [(name, data.attribute_fields[f]) for f in sorted(data.attribute_fields)]
+            else:
+                out.append((name, data.features[name]))
+    return out
+
+
+def _fusion(opts: LLMRecOptions, base: Recommender, data: Optional[AugmentData], seed: int, init_rng) -> tuple[Recommender, Optional[FeatureMAE], list[str]]:
+    """The model to train (``base`` or a :class:`FeatureFusion` around it), the MAE, and the
+    feature name of each of the model's matrices.
 
     New layers continue the backbone's seeded initialisation stream (``init_rng``: the CPU RNG
     state right after the backbone was built; ``None``: a stream seeded with ``seed``) inside a
-    forked RNG, so the caller's global RNG is untouched.
+    forked RNG, so the caller's global RNG is untouched. Per-field attribute matrices share one
+    projection (the reference's ``item_trans``).
     """
-    names = [] if data is None else [n for n in (opts.features if opts.features is not None else FEATURE_FILES) if n in data.features]
+    available = {} if data is None else {**data.features, **({"item_attributes": None} if data.attribute_fields else {})}
+    names = [n for n in (opts.features if opts.features is not None else FEATURE_FILES) if n in available]
     if opts.features:
-        absent = [n for n in opts.features if data is None or n not in data.features]
+        absent = [n for n in opts.features if n not in available]
         if absent:
             raise ConfigError(f"features {absent} were asked for but the augment dir has no {[FEATURE_FILES[n][1] for n in absent]}")
     if opts.mask_rate > 0 and not names:
         raise ConfigError("mask_rate > 0 needs side features: the augment dir has none or features=()")
     if not names:
-        return base, None
+        return base, None, []
+    matrices = _feature_matrices(opts, data, names)
+    kinds = [name for name, _ in matrices]
     with seeded_rng(seed, state=init_rng):
-        user_names = [n for n in names if FEATURE_FILES[n][0] == "user"]
-        item_names = [n for n in names if FEATURE_FILES[n][0] == "item"]
         net = FeatureFusion(
             base.cpu(),
-            [torch.from_numpy(data.features[n]) for n in user_names],
-            [torch.from_numpy(data.features[n]) for n in item_names],
+            [torch.from_numpy(x) for name, x in matrices if FEATURE_FILES[name][0] == "user"],
+            [torch.from_numpy(x) for name, x in matrices if FEATURE_FILES[name][0] == "item"],
             proj_dim=opts.proj_dim,
             dropout=opts.feature_dropout,
-            feature_weight=_feature_weights(user_names + item_names, opts.feature_weight),
+            feature_weight=_feature_weights(kinds, opts.feature_weight),
             feature_layers=opts.feature_layers,
             residual=opts.residual,
+            projection_groups=[list(dict.fromkeys(kinds)).index(name) for name in kinds],
         )
         mae = FeatureMAE.for_model(net, mask_rate=opts.mask_rate, gamma=opts.mae_gamma, seed=seed) if opts.mask_rate > 0 else None
-    return net, mae
+    return net, mae, kinds
+
+
+def _side_channels(opts: LLMRecOptions, kinds: list[str]) -> Optional[SideChannelLoss]:
+    if not (opts.aug_bpr_weight or opts.modality_bpr_weight or opts.feature_reg_weight) or not kinds:
+        return None
+    profile = kinds.index("user_profile") if "user_profile" in kinds else None
+    if opts.aug_bpr_weight > 0 and (profile is None or "item_attributes" not in kinds):
+        logger.warning("aug_bpr_weight > 0 needs user_profile and item_attributes features; the term is skipped")
+    return SideChannelLoss(
+        profile,
+        [k for k, name in enumerate(kinds) if name == "item_attributes"],
+        [k for k, name in enumerate(kinds) if name in MODALITY_FEATURES],
+        aug_weight=opts.aug_bpr_weight,
+        modality_weight=opts.modality_bpr_weight,
+        reg_weight=opts.feature_reg_weight,
+    )
 
 
 @register_method("llmrec", LLMRecOptions)
@@ -333,12 +275,17 @@ def build_llmrec(opts: LLMRecOptions, ctx: MethodContext) -> MethodParts:
     use_edges = data is not None and opts.use_augmented_edges and data.num_edges > 0
     graph = _augmented_graph(train, data, device) if use_edges and opts.augment_graph else ctx.graph
 
-    net, mae = _fusion(opts, ctx.model, data, ctx.seed, ctx.init_rng)
+    net, mae, kinds = _fusion(opts, ctx.model, data, ctx.seed, ctx.init_rng)
     edges = (data.users, data.pos_items, data.neg_items) if use_edges else ([], [], [])
     sampler = AugmentedSampler(
         train, *edges, aug_rate=opts.aug_rate if use_edges else 0.0, batch_size=ctx.batch_size, device=device, seed=ctx.seed
     )
     reducer = PruneAugmented(opts.prune_rate, opts.prune_scope, opts.prune_keep) if opts.prune_rate > 0 else MeanReducer()
     base_objective = PairwiseObjective(opts.loss, reg_weight=ctx.reg_weight, reducer=reducer)
-    objective = LLMRecObjective(base_objective, mae=mae, mae_weight=opts.mae_weight if mae is not None else 0.0)
+    objective = LLMRecObjective(
+        base_objective, mae=mae, mae_weight=opts.mae_weight if mae is not None else 0.0, side=_side_channels(opts, kinds)
+    )
     return MethodParts(sampler, objective.to(device), model=net.to(device), graph=graph)
+
+
+register_method("llmrec-reference", LLMRecReferenceOptions, "LLMRec with the reference code's recipe (pruning, weights, side channels)")(build_llmrec)

@@ -49,6 +49,8 @@ class MethodParts:
         callbacks: extra trainer callbacks.
         model: the model to train: the one given, or a wrapper around it (LLMRec's feature fusion).
         graph: the graph to propagate over: the training graph, or an augmented one.
+        make_optimizer: ``make_optimizer(params, lr) -> Optimizer`` when the method prescribes
+            its optimiser (PLD's ``optimizer="adamw"``); ``None``: the trainer's Adam.
     """
 
     sampler: Sampler
@@ -56,6 +58,7 @@ class MethodParts:
     callbacks: list["Callback"] = field(default_factory=list)
     model: Optional["Recommender"] = None
     graph: Optional[BipartiteGraph] = None
+    make_optimizer: Optional[Callable[[list, float], torch.optim.Optimizer]] = None
 
 
 @dataclass(frozen=True)
@@ -185,9 +188,9 @@ def resolve_run_method(config: RunConfig) -> tuple[str, dict[str, Any]]:
     if config.augment.dir is not None:
         if name in ("bpr", "bce"):
             name, options = "llmrec", {"loss": name, **options}
-        elif name != "llmrec":
+        elif name not in ("llmrec", "llmrec-reference"):
             raise ConfigError(
-                f"--augment trains the LLMRec recipe (method llmrec, or bpr/bce as its loss); "
+                f"--augment trains the LLMRec recipe (method llmrec or llmrec-reference, or bpr/bce as its loss); "
                 f"method {name!r} cannot be combined with it"
             )
         options.update(config.augment.options)

@@ -90,6 +90,11 @@ class FeatureFusion(Recommender):
         residual: also add the unpropagated projection on the feature's own side (our
             extension, off by default): without it a node with no training edge (a cold
             item) receives no feature signal, as in the reference.
+        projection_groups: one group id per feature matrix (user features, then item
+            features); matrices with the same id share one projection (their widths must
+            agree). LLMRec embeds each item-attribute field separately and projects every field
+            with one ``item_trans``; each field is still propagated, normalised and weighted on
+            its own. Default: one projection per matrix.
 
     Shapes:
         forward(graph) -> ``([U, D], [I, D])``; encode_feature(k, graph, x) -> ``([U, D] | None, [I, D] | None)``.
@@ -106,6 +111,7 @@ class FeatureFusion(Recommender):
         feature_weight: float | Sequence[float] = 0.1,
         feature_layers: int = 1,
         residual: bool = False,
+        projection_groups: Optional[Sequence[int]] = None,
     ):
         if not isinstance(base, Recommender):
             raise ConfigError(f"base must be a Recommender (LightGCN, MF, ...), got {type(base).__name__}")
@@ -128,6 +134,11 @@ class FeatureFusion(Recommender):
                 f"({len(user_features)} user + {len(item_features)} item); give one weight or one per matrix"
             )
         self.sides: tuple[str, ...] = tuple(side for side, _ in features)
+        groups = list(range(len(features))) if projection_groups is None else [int(g) for g in projection_groups]
+        if len(groups) != len(features):
+            raise ConfigError(f"projection_groups has {len(groups)} ids but there are {len(features)} feature matrices")
+        order = list(dict.fromkeys(groups))  # group ids in order of first appearance
+        self.projection_index = [order.index(g) for g in groups]  # feature k -> projections[...]
         self.projections = nn.ModuleList()
         for k, (side, x) in enumerate(features):
             x = x.detach().to(torch.float32) if isinstance(x, torch.Tensor) else torch.tensor(np.asarray(x), dtype=torch.float32)
@@ -143,7 +154,11 @@ class FeatureFusion(Recommender):
             # and would bloat every checkpoint and best-weights copy. Cloned so the caller's array
             # and this buffer never alias.
             self.register_buffer(f"feature_{k}", x.clone(), persistent=False)
-            self.projections.append(_projection(x.shape[1], proj_dim, self.embedding_dim))
+            slot = self.projection_index[k]
+            if slot == len(self.projections):
+                self.projections.append(_projection(x.shape[1], proj_dim, self.embedding_dim))
+            elif self.feature(self.projection_index.index(slot)).shape[1] != x.shape[1]:
+                raise ConfigError(f"feature matrices sharing projection group {groups[k]} must have equal widths; matrix {k} has {x.shape[1]}")
         self.register_buffer("feature_weights", torch.tensor(weights, dtype=torch.float32))
         self.dropout = nn.Dropout(dropout)
         self.feature_layers = feature_layers
@@ -172,7 +187,7 @@ class FeatureFusion(Recommender):
         """
         side = self.sides[k]
         x = self.feature(k) if x is None else x
-        h = self.dropout(self.projections[k](x))
+        h = self.dropout(self.projections[self.projection_index[k]](x))
         if graph is None or self.feature_layers == 0:
             return (h, None) if side == "user" else (None, h)
         op = graph.normalized()

@@ -25,6 +25,18 @@ Behaviour taken from the reference code (and where it differs from a plain BPR e
 - one negative is shared by the whole pool (it cancels in the softmax for BCE);
 - the first ``warmup`` epochs (reference ``begin_adv = 5``) use the same user draw with one
   uniform positive per user (no resampling).
+
+Two training settings around the sampler differ from the reference, both kept so the published
+cells hold:
+
+- **optimiser**: Adam (default, ``optimizer="adam"``); the reference uses AdamW with decoupled
+  weight decay 0.01 (``optimizer="adamw"``, ``adamw_weight_decay``), which decays *all*
+  embedding rows every step, on top of the L2 term below;
+- **L2 convention**: the objective's L2 is LightGCN's
+  :math:`\\frac{\\lambda}{2B}\\sum_b (\\lVert e_u \\rVert^2 + \\lVert e_i \\rVert^2 + \\lVert e_j \\rVert^2)`
+  with :math:`\\lambda` = ``train.weight_decay``; the reference computes
+  :math:`\\lambda_{ref} \\cdot \\operatorname{mean}_b(\\ldots)`, twice ours for the same value, so the
+  reference's :math:`\\lambda_{ref}` is ``train.weight_decay = 2 * lambda_ref`` here.
 """
 
 from __future__ import annotations
@@ -55,6 +67,8 @@ class PLDOptions:
         pool_replacement: always draw the pool with replacement (reference: only when the
             user has fewer than ``k`` positives).
         num_negatives: negatives per user, shared by the pool (reference: 1).
+        optimizer: ``"adam"`` (default; the published cells) or ``"adamw"`` (reference).
+        adamw_weight_decay: AdamW's decoupled weight decay (reference 0.01); only with ``"adamw"``.
     """
 
     k: int = 5
@@ -64,6 +78,8 @@ class PLDOptions:
     user_sampling: str = "uniform"
     pool_replacement: bool = False
     num_negatives: int = 1
+    optimizer: str = "adam"
+    adamw_weight_decay: float = 0.01
 
 
 PLDSelection = CandidateSelection

@@ -39,7 +39,10 @@ from ..losses.objective import LossOutput, MeanReducer, PairwiseObjective
 from ..types import CandidateSelection, TripletBatch
 from .callbacks import Callback
 
-__all__ = ["DistContext", "DistributedObjective", "AllReduceOptimizer", "SyncStart", "distribute", "shard_bounds", "slice_batch", "torchrun_env"]
+__all__ = [
+    "DistContext", "DistributedObjective", "AllReduceOptimizer", "SyncStart", "distribute", "all_reduce_optimizer",
+    "shard_bounds", "slice_batch", "torchrun_env",
+]
 
 
 def torchrun_env(environ: Optional[dict] = None) -> Optional[dict[str, int]]:
@@ -159,6 +162,15 @@ class DistributedObjective(nn.Module):
             weights = _gather_cat(mine.detach(), sizes, ctx)
         return LossOutput(share + (total - share).detach(), per_example, weights, {**local.stats, "loss": total})
 
+    def __getattr__(self, name: str):  # the wrapped objective's own attributes (e.g. a method's summary())
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            inner = self.__dict__.get("_modules", {}).get("inner")
+            if inner is None:
+                raise
+            return getattr(inner, name)
+
     # a checkpoint holds the wrapped objective's state, whatever the world size
     def state_dict(self, *args, **kwargs):
         return self.inner.state_dict(*args, **kwargs)
@@ -235,17 +247,19 @@ class SyncStart(Callback):
             trainer.load_state_dict(state)
 
 
-def distribute(parts, ctx: DistContext, lr: float):
-    """The method's parts ready for ``N`` ranks: sharded graph, per-rank objective and an
-    all-reducing Adam over model and objective parameters (what the 1-rank trainer builds).
-
-    Returns:
-        ``(parts, optimizer)``; pass the optimiser to the :class:`~recdenoise.training.Trainer`.
-    """
+def distribute(parts, ctx: DistContext):
+    """The method's parts ready for ``N`` ranks: a sharded graph, the per-rank objective and
+    :class:`SyncStart` (pair it with :func:`all_reduce_optimizer`)."""
     if parts.graph is None:
         raise ConfigError("distributed training needs the method's graph (parts.graph)")
     objective = DistributedObjective(parts.objective, ctx)
-    params = list(parts.model.parameters()) + list(parts.objective.parameters())
-    optimizer = AllReduceOptimizer(torch.optim.Adam(params, lr=lr), ctx)
     graph = ShardedGraph(parts.graph, ctx.rank, ctx.world_size, ctx.group)
-    return dataclasses.replace(parts, objective=objective, graph=graph, callbacks=[SyncStart(ctx)] + list(parts.callbacks)), optimizer
+    return dataclasses.replace(parts, objective=objective, graph=graph, callbacks=[SyncStart(ctx)] + list(parts.callbacks))
+
+
+def all_reduce_optimizer(optimizer: Optional[torch.optim.Optimizer], parts, ctx: DistContext, lr: float) -> AllReduceOptimizer:
+    """``optimizer`` (``None``: the Adam over model and objective parameters that the 1-rank
+    trainer builds) summing gradients over the ranks before each step."""
+    if optimizer is None:
+        optimizer = torch.optim.Adam([*parts.model.parameters(), *parts.objective.parameters()], lr=lr)
+    return AllReduceOptimizer(optimizer, ctx)

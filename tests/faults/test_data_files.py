@@ -16,7 +16,9 @@ TABLES = {
     "header-only": ("user,item,rating\n", []),
     "wrong-separator": ("user;item;rating\n" + _GOOD.replace(",", ";"), []),
     "id-beyond-int64": ("user,item,rating\n99999999999999999999,1,5\n" + _GOOD, []),
+    "id-just-beyond-int64": ("user,item,rating\n9223372036854775808,1,5\n" + _GOOD, []),
     "rating-inf": ("user,item,rating\n1,1,inf\n" + _GOOD, []),
+    "rating-minus-inf": ("user,item,rating\n1,1,-inf\n" + _GOOD, []),
     "rating-nan": ("user,item,rating\n1,1,nan\n" + _GOOD, []),
     "rating-word": ("user,item,rating\n1,1,five\n" + _GOOD, []),
     "one-item": ("user,item,rating\n" + "".join(f"{u},1,5\n" for u in range(30)), []),
@@ -41,26 +43,46 @@ def test_table_file(capsys, tmp_path, name, suffix):
 
 _UDATA = "".join(f"{u}\t{i}\t{1 + (u * i) % 5}\t{881250949 + u * 100 + i}\n" for u in range(1, 21) for i in range(1, 31) if (u + i) % 3)
 ML100K = {
-    "u.data-empty": ("u.data", "", []),
-    "u.data-wrong-separator": ("u.data", _UDATA.replace("\t", ","), []),
-    "u.data-id-beyond-int64": ("u.data", "99999999999999999999\t1\t5\t881250949\n" + _UDATA, []),
-    "u.data-rating-inf": ("u.data", "1\t1\tinf\t881250949\n" + _UDATA, []),
-    "u.data-three-fields": ("u.data", "1\t2\t3\n" + _UDATA, []),
-    "u.item-oops": ("u.item", "5|oops\n", []),
+    "u.data-empty": ("u.data", "", ["u.data"]),
+    "u.data-wrong-separator": ("u.data", _UDATA.replace("\t", ","), ["u.data"]),
+    "u.data-id-beyond-int64": ("u.data", "99999999999999999999\t1\t5\t881250949\n" + _UDATA, ["64-bit"]),
+    "u.data-item-beyond-int64": ("u.data", "1\t9223372036854775808\t5\t881250949\n" + _UDATA, ["64-bit"]),
+    "u.data-rating-inf": ("u.data", "1\t1\tinf\t881250949\n" + _UDATA, ["finite"]),
+    "u.data-rating-nan": ("u.data", "1\t1\tnan\t881250949\n" + _UDATA, ["rating"]),
+    "u.data-three-fields": ("u.data", "1\t2\t3\n" + _UDATA, ["u.data"]),
+    "u.item-oops": ("u.item", "5|oops\n", ["u.item:1", "24"]),
+    "u.user-age-word": ("u.user", "1|old|M|writer|00000\n", ["u.user:1", "age"]),
 }
+_UITEM = "".join(f"{i}|Movie {i} (1995)|01-Jan-1995||http://x|" + "|".join("1" if g == i % 19 else "0" for g in range(19)) + "\n" for i in range(1, 31))
+_UUSER = "".join(f"{u}|{20 + u}|{'MF'[u % 2]}|writer|0000{u % 10}\n" for u in range(1, 21))
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=m) for n, (_f, _t, m) in ML100K.items()])
+@pytest.mark.parametrize("name", list(ML100K))
 def test_ml100k_file(capsys, tmp_path, name):
-    filename, text, _marks = ML100K[name]
+    filename, text, culprits = ML100K[name]
     folder = tmp_path / "data" / "ml-100k"
     folder.mkdir(parents=True)
-    (folder / "u.data").write_text(_UDATA, encoding="utf-8")
+    for name, good in (("u.data", _UDATA), ("u.item", _UITEM), ("u.user", _UUSER)):
+        (folder / name).write_text(good, encoding="utf-8")
     (folder / filename).write_text(text, encoding="utf-8")
     out = tmp_path / "run"
     argv = ["train", "--dataset", "ml-100k", "--data-dir", str(tmp_path / "data"), "--epochs", "1", "--ks", "1", "--monitor", "recall@1",
             "--no-progress", "--output", str(out)]  # fmt: skip
-    check_fault(capsys, argv, 2, [filename, "ml-100k"], out)
+    line = check_fault(capsys, argv, 2, [filename], out)
+    assert all(c in line for c in culprits), line
+
+
+def test_good_ml100k_fixture_trains(capsys, tmp_path):
+    """The fixture folder itself is valid: each case above fails for its own planted fault."""
+    from .conftest import run_cli
+
+    folder = tmp_path / "data" / "ml-100k"
+    folder.mkdir(parents=True)
+    for name, good in (("u.data", _UDATA), ("u.item", _UITEM), ("u.user", _UUSER)):
+        (folder / name).write_text(good, encoding="utf-8")
+    argv = ["train", "--dataset", "ml-100k", "--data-dir", str(tmp_path / "data"), "--epochs", "1", "--ks", "1", "--monitor", "recall@1",
+            "--no-progress", "--output", str(tmp_path / "run")]  # fmt: skip
+    assert run_cli(argv) == 0, capsys.readouterr().err
 
 
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads files whatever their mode")

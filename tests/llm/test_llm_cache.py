@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from recdenoise.errors import DataError, LLMError
+from recdenoise.errors import LLMError
 from recdenoise.llm.cache import JsonlCache, canonical_json, decode_vector, encode_vector, request_fingerprint
 
 
@@ -37,11 +37,13 @@ def test_torn_last_line_is_ignored_and_truncated(tmp_path, caplog):
     assert [json.loads(line)["key"] for line in lines] == ["a", "c"]
 
 
-def test_malformed_middle_line_names_the_line(tmp_path):
+def test_malformed_or_refused_lines_are_dropped_and_named(tmp_path, caplog):
     path = tmp_path / "c.jsonl"
-    path.write_text('{"key": "a"}\nnot json\n{"key": "b"}\n')
-    with pytest.raises(DataError, match=r"c\.jsonl:2"):
-        JsonlCache(path)
+    big = json.dumps({"key": "big", "content": "x" * 5000})
+    path.write_text('{"key": "a"}\nnot json\n{"key": "b", "bad": 1}\n' + big + '\n{"key": "c"}\n')
+    with JsonlCache(path, validate=lambda rec: "bad" not in rec, max_line_bytes=1000) as cache:
+        assert sorted(cache) == ["a", "c"] and cache.dropped == 3
+    assert "c.jsonl:2" in caplog.text and "c.jsonl:4" in caplog.text
 
 
 def test_second_writer_is_refused(tmp_path):

@@ -12,7 +12,9 @@ from recdenoise.llm.mock_server import MockOpenAIServer
 
 
 def _config(server, **kw) -> LLMConfig:
-    base = dict(base_url=server.base_url, model="mock-llm", timeout=2.0, backoff_base=0.001, backoff_max=0.01)
+    base = dict(
+        base_url=server.base_url, model="mock-llm", timeout=2.0, backoff_base=0.001, backoff_max=0.01, structured="off"
+    )
     return LLMConfig(**(base | kw))
 
 
@@ -100,20 +102,39 @@ def test_bad_key_is_fatal_and_never_echoed():
     assert "credentials" in str(result) and secret not in str(result) and secret not in repr(client)
 
 
-def test_resolve_api_key(monkeypatch):
+def test_resolve_api_key_sends_openai_key_only_to_openai(monkeypatch):
     for name in ("RECDENOISE_LLM_API_KEY", "OPENAI_API_KEY", "MY_KEY"):
         monkeypatch.delenv(name, raising=False)
-    remote = "https://api.example.com/v1"
+    openai_url, other, local = "https://api.openai.com/v1", "https://api.example.com/v1", "http://127.0.0.1:8000/v1"
     with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
-        resolve_api_key(None, remote)
-    assert resolve_api_key(None, "http://127.0.0.1:8000/v1")  # local servers need none
+        resolve_api_key(None, openai_url)
+    placeholder = resolve_api_key(None, local)
+    assert resolve_api_key(None, other) == placeholder  # no key needed, none found: nothing secret is sent
     monkeypatch.setenv("OPENAI_API_KEY", "k-openai")
-    assert resolve_api_key(None, remote) == "k-openai"
+    assert resolve_api_key(None, openai_url) == "k-openai"
+    assert resolve_api_key(None, other) == placeholder and resolve_api_key(None, local) == placeholder
     monkeypatch.setenv("RECDENOISE_LLM_API_KEY", "k-ours")
-    assert resolve_api_key(None, remote) == "k-ours"
+    assert resolve_api_key(None, other) == "k-ours" and resolve_api_key(None, openai_url) == "k-ours"
+    with pytest.raises(ConfigError, match="MY_KEY"):
+        resolve_api_key(None, other, "MY_KEY")  # named but unset: an error, not a silent fallback
     monkeypatch.setenv("MY_KEY", "k-mine")
-    assert resolve_api_key(None, remote, "MY_KEY") == "k-mine"
-    assert resolve_api_key("explicit", remote, "MY_KEY") == "explicit"
+    assert resolve_api_key(None, other, "MY_KEY") == "k-mine"
+    assert resolve_api_key("explicit", other, "MY_KEY") == "explicit"
+
+
+def test_openai_key_never_reaches_another_host(monkeypatch):
+    monkeypatch.delenv("RECDENOISE_LLM_API_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-openai")
+    # The server would accept exactly that key: a 401 proves it was not sent.
+    with MockOpenAIServer(require_api_key="sk-secret-openai") as server:
+        client_cfg = _config(server, retries=0)
+
+        async def main():
+            async with LLMClient(client_cfg) as client:
+                return await asyncio.gather(client.chat(client.chat_body(_msgs(0))), return_exceptions=True)
+
+        (result,) = asyncio.run(main())
+    assert isinstance(result, LLMError) and "credentials" in str(result)
 
 
 def test_redact_url_and_config_validation():

@@ -9,7 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recdenoise.llm.commands import EXIT_INCOMPLETE, add_augment_arguments, add_serve_mock_arguments, run_augment
+from recdenoise.llm.commands import (
+    EXIT_INCOMPLETE,
+    add_augment_arguments,
+    add_serve_mock_arguments,
+    options_from_args,
+    run_augment,
+)
 from recdenoise.llm.mock_server import MockOpenAIServer
 
 pytest.importorskip("recdenoise.data.registry")
@@ -17,6 +23,18 @@ pytest.importorskip("recdenoise.data.registry")
 
 def _args(*argv: str) -> argparse.Namespace:
     return add_augment_arguments(argparse.ArgumentParser()).parse_args(["--dataset", "synthetic", *argv])
+
+
+def _opts(*argv: str):
+    return options_from_args(_args(*argv))
+
+
+def test_options_are_the_one_place_defaults_live():
+    from recdenoise.llm.options import AugmentOptions
+
+    assert _opts() == AugmentOptions(dataset="synthetic")
+    opts = _opts("--json-mode", "--no-progress", "--max-failure-rate", "0.2")
+    assert opts.structured == "json_object" and not opts.progress and opts.llm_config().structured == "json_object"
 
 
 def test_flags_and_defaults():
@@ -33,11 +51,11 @@ def test_dry_run_then_run_then_budget(tmp_path, capsys):
     common = ["--users-limit", "4", "--items-limit", "3", "--embedder", "none", "--no-progress", "--retries", "0"]
     with MockOpenAIServer() as server:
         base = ["--base-url", server.base_url, "--model", "mock-llm", "--output", str(tmp_path / "a"), *common]
-        assert run_augment(_args(*base, "--dry-run")) == 0
+        assert run_augment(_opts(*base, "--dry-run")) == 0
         estimate = json.loads(capsys.readouterr().out)
         assert estimate["requests"] == 4 + 3 + 4 and server.stats()["requests"] == 0
-        assert run_augment(_args(*base)) == 0
-        assert server.stats()["requests"] == 11
+        assert run_augment(_opts(*base)) == 0
+        assert server.stats()["requests"] == 11 + 1  # the tasks and one structured-output probe
         edges = pd.read_csv(tmp_path / "a" / "augmented_edges.csv")
         assert len(edges) == 4 and (edges.pos_item != edges.neg_item).all()
 
@@ -51,5 +69,5 @@ def test_dry_run_then_run_then_budget(tmp_path, capsys):
             "--candidates",
             str(tmp_path / "cand.npy"),
         ]
-        assert run_augment(_args(*other, *common, "--max-requests", "5")) == EXIT_INCOMPLETE
-        assert run_augment(_args(*other, *common)) == 0  # resumes
+        assert run_augment(_opts(*other, *common, "--max-requests", "5")) == EXIT_INCOMPLETE
+        assert run_augment(_opts(*other, *common)) == 0  # resumes

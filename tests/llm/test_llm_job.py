@@ -155,7 +155,7 @@ def test_budget_stop_and_resume_matches_uninterrupted(tmp_path, data):
         server.reset_stats()
         part = augment(train, cand, tmp_path / "run", _llm(server, max_requests=20), _cfg())
         assert not part.complete and part.manifest["counts"]["budget_exhausted"]
-        assert part.manifest["counts"]["failures"]["budget_exhausted"] == TASKS - 20
+        assert part.manifest["counts"]["failures"]["budget_exhausted"] == TASKS - 19  # 1 request: the probe
         assert server.stats()["requests"] == 20 and len(part.edges) < NUM_USERS
         _assert_valid_edges(part.edges, cand)
         done = augment(train, cand, tmp_path / "run", _llm(server), _cfg())
@@ -219,7 +219,7 @@ def test_identical_requests_of_two_tasks_are_sent_once(tmp_path):
 
     async def go(server):
         with JsonlCache(tmp_path / "c.jsonl") as cache:
-            async with LLMClient(_llm(server)) as client:
+            async with LLMClient(_llm(server, structured="off")) as client:
                 return await run_chat_tasks(tasks, client, cache, progress=False)
 
     with MockOpenAIServer(latency=0.05) as server:

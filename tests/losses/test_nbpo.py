@@ -28,7 +28,7 @@ def _tiny():
     """2 users, 4 items, MF backbone; batch of 2 positives with 3 unvoted items each."""
     torch.manual_seed(0)
     model = MF(2, 4, embedding_dim=3).double()
-    objective = NBPOObjective(2, 4, flip_dim=2, reg_weight=0.0, flip_reg_weight=0.0).double()
+    objective = NBPOObjective(2, 4, flip_dim=2, reg_weight=0.0, flip_reg_weight=0.0, likelihood="exact").double()
     with torch.no_grad():  # moderate flip rates so both terms matter
         objective.user_flip.weight.normal_(0, 0.7)
         objective.item_flip.weight.normal_(0, 0.7)
@@ -122,7 +122,7 @@ def test_flip_init_small_and_parameters_registered():
 
 def test_regularisation_and_single_negative():
     model, objective, batch = _tiny()
-    objective.reg_weight, objective.flip_reg_weight = 0.1, 0.2
+    objective.reg_weight, objective.user_flip_reg, objective.item_flip_reg = 0.1, 0.2, 0.2
     single = batch.replace(neg_items=batch.neg_items[:, 0])
     user_emb, item_emb = model(None)
     out = objective(model, user_emb, item_emb, single, 0)

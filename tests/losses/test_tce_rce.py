@@ -94,3 +94,87 @@ def test_bad_options():
         TruncatedReducer(rank_by="neg")
     with pytest.raises(ConfigError):
         ReweightedReducer(beta=-1)
+
+
+# ----------------------------------------------------------------- element-wise (the reference)
+from recdenoise.losses import ElementReweighting, ElementTruncation, ElementwiseObjective  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "B, n, eps, pos_dropped",
+    [
+        (1000, 1, 0.2, 400),  # the audit's toy batch: 2B elements, int(0.2 * 2000) positives, no negative
+        (1000, 4, 0.1, 500),  # N = 5000 elements: 500 positives
+        (1000, 1, 0.0, 0),
+        (10, 1, 0.6, 9),  # eps * N > B: all positives but one, still no negative
+        (7, 2, 0.15, 4),  # N = 21, int(0.85 * 21) = 17 kept
+    ],
+)
+def test_element_tce_drops_positives_only(B, n, eps, pos_dropped):
+    gen = torch.Generator().manual_seed(B + n)
+    pos_terms = torch.rand(B, generator=gen).requires_grad_()
+    neg_terms = torch.rand(B, n, generator=gen).requires_grad_()
+    reducer = ElementTruncation(max_drop_rate=eps, num_gradual=1)
+    scalar, pos_w, neg_w = reducer(pos_terms, neg_terms, torch.zeros(B), torch.zeros(B, n), step=5)
+    assert int((pos_w == 0).sum()) == pos_dropped and int((neg_w == 0).sum()) == 0
+    # the dropped positives are the largest-loss ones
+    assert set(torch.nonzero(pos_w == 0).squeeze(1).tolist()) == set(torch.argsort(pos_terms.detach())[B - pos_dropped :].tolist())
+    kept = pos_terms.detach()[pos_w > 0]
+    torch.testing.assert_close(scalar, (kept.sum() + neg_terms.detach().sum()) / (kept.numel() + B * n))
+    scalar.backward()
+    torch.testing.assert_close(pos_terms.grad, pos_w / (B + B * n - pos_dropped))
+    torch.testing.assert_close(neg_terms.grad, torch.full((B, n), 1.0 / (B + B * n - pos_dropped)))
+
+
+def test_triple_tce_on_the_toy_batch_drops_whole_triples():
+    """The earlier behaviour, kept as granularity="triple": 200 triples = 200 positives + 200 negatives."""
+    _, weights = TruncatedReducer(0.2, 1, rank_by="positive")(torch.rand(1000), _batch(1000), 5, torch.randn(1000))
+    assert int((weights == 0).sum()) == 200
+
+
+def test_element_tce_follows_the_schedule():
+    reducer = ElementTruncation(max_drop_rate=0.2, num_gradual=11)
+    assert [reducer.num_dropped(100, 200, t) for t in (0, 5, 10, 50)] == [0, 200 - int(0.9 * 200), 40, 40]
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.2, 0.5])
+@pytest.mark.parametrize("n", [1, 3])
+def test_element_rce_weights(beta, n):
+    B = 8
+    gen = torch.Generator().manual_seed(n)
+    pos, neg = torch.randn(B, generator=gen), torch.randn(B, n, generator=gen)
+    pos_terms, neg_terms = F.softplus(-pos).requires_grad_(), F.softplus(neg).requires_grad_()
+    scalar, pos_w, neg_w = ElementReweighting(beta)(pos_terms, neg_terms, pos, neg, step=0)
+    torch.testing.assert_close(pos_w, torch.sigmoid(pos) ** beta)  # reference: y_ ** alpha on label 1
+    torch.testing.assert_close(neg_w, (1 - torch.sigmoid(neg)) ** beta)  # (1 - y_) ** alpha on label 0
+    logits = torch.cat([pos, neg.reshape(-1)])
+    labels = torch.cat([torch.ones(B), torch.zeros(B * n)])
+    weight = torch.cat([pos_w, neg_w.reshape(-1)])
+    reference = (F.binary_cross_entropy_with_logits(logits, labels, reduction="none") * weight).mean()
+    torch.testing.assert_close(scalar, reference)
+    scalar.backward()
+    torch.testing.assert_close(pos_terms.grad, pos_w / (B * (1 + n)))  # weights are constants
+
+
+@pytest.mark.parametrize("reducer", [None, ElementTruncation(0.2, 1), ElementReweighting(0.2)])
+def test_elementwise_objective(reducer):
+    from recdenoise.models import MF
+
+    torch.manual_seed(0)
+    model = MF(3, 20, embedding_dim=4)
+    batch = TripletBatch(torch.randint(3, (16,)), torch.randint(20, (16,)), torch.randint(20, (16,)), rows=torch.arange(16))
+    objective = ElementwiseObjective(reducer, reg_weight=0.0)
+    u, i = model(None)
+    out = objective(model, u, i, batch, step=5)
+    pos, neg = (u[batch.users] * i[batch.pos_items]).sum(-1), (u[batch.users] * i[batch.neg_items]).sum(-1)
+    if reducer is None:  # plain mean BCE over the 2B elements: half the per-triple sum of PairwiseObjective("bce")
+        logits, labels = torch.cat([pos, neg]), torch.cat([torch.ones(16), torch.zeros(16)])
+        torch.testing.assert_close(out.loss, F.binary_cross_entropy_with_logits(logits, labels))
+        assert out.weights is None
+    else:
+        assert out.weights is not None and out.weights.shape == (16,)
+    torch.testing.assert_close(out.per_example, F.softplus(-pos.detach()) + F.softplus(neg.detach()))
+    out.loss.backward()
+    assert torch.isfinite(model.user_embedding.weight.grad).all()
+    with_reg = ElementwiseObjective(reducer, reg_weight=0.5)(model, *model(None), batch, step=5)
+    assert "reg" in with_reg.stats and with_reg.loss > out.loss

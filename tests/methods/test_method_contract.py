@@ -47,7 +47,8 @@ OPTIONS: dict[str, dict] = {
     "pld": {"warmup": 1, "k": 3},
     "llmrec": {"aug_rate": 0.5, "prune_rate": 0.2, "mask_rate": 0.2},
 }
-NEEDS_AUGMENT_DIR = {"llmrec"}
+# methods that read an augment dir (their options name one): they get a synthetic one
+NEEDS_AUGMENT_DIR = {name for name, spec in METHODS.items() if "augment_dir" in {f.name for f in dataclasses.fields(spec.options)}}
 
 
 

@@ -23,9 +23,11 @@ OPTIONS = {
     "pld": {"warmup": 1, "k": 4},
     "nbpo": {"flip_dim": 8},
     "tce": {"num_gradual": 10, "max_drop_rate": 0.2},
-    "tce-bpr": {"num_gradual": 10, "loss": "bpr"},
+    "tce-bpr": {"num_gradual": 10, "loss": "bpr", "granularity": "triple"},
+    "tce-triple": {"num_gradual": 10, "granularity": "triple"},
     "rce": {"beta": 0.25},
-    "rce-bpr": {"loss": "bpr"},
+    "rce-bpr": {"loss": "bpr", "granularity": "triple"},
+    "rce-triple": {"beta": 0.25, "granularity": "triple"},
 }
 
 

@@ -233,7 +233,7 @@ def _check_required(df: pd.DataFrame, src: _Source, required: list[str]) -> None
 
 def _to_numbers(values: pd.Series, src: _Source, integer: bool) -> pd.Series:
     """A column as ``int64`` (nullable ``Int64`` when it has gaps) or ``float64``; a bad value names its line."""
-    col = values.name
+    col, raw = values.name, values
     if not pd.api.types.is_numeric_dtype(values):
         converted = pd.to_numeric(values, errors="coerce")
         bad = (converted.isna() & values.notna()).to_numpy()
@@ -243,9 +243,25 @@ def _to_numbers(values: pd.Series, src: _Source, integer: bool) -> pd.Series:
             hint = f"; is the separator {guess!r}?" if guess else ""
             raise DataError(f"{col} value {show_value(values.iloc[row])} is not a number{hint}", src.path, src.line(row)[0])
         values = converted
+    floats = values.to_numpy(dtype=float, na_value=0.0)
+    present = values.notna().to_numpy()
+    infinite = present & ~np.isfinite(floats)
+    if infinite.any():
+        row = int(np.flatnonzero(infinite)[0])
+        raise DataError(f"{col} value {show_value(raw.iloc[row])} is not a finite number", src.path, src.line(row)[0])
     if not integer:
         return values.astype(np.float64)
-    frac = values.notna().to_numpy() & (values.to_numpy(dtype=float, na_value=0.0) % 1 != 0)
+    # ids beyond int64 would wrap around (two of them could merge users): refuse them
+    if values.dtype == np.uint64:
+        outside = values.to_numpy() > np.iinfo(np.int64).max
+    elif pd.api.types.is_float_dtype(values):
+        outside = present & ((floats >= 2.0**63) | (floats < -(2.0**63)))
+    else:
+        outside = np.zeros(len(values), dtype=bool)
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        raise DataError(f"{col} value {show_value(raw.iloc[row])} does not fit a 64-bit integer", src.path, src.line(row)[0])
+    frac = present & (floats % 1 != 0)
     if frac.any():
         row = int(np.flatnonzero(frac)[0])
         raise DataError(f"{col} value {show_value(values.iloc[row])} is not an integer", src.path, src.line(row)[0])
