@@ -26,6 +26,7 @@ from .data.interactions import Interactions, Split
 from .data.pipeline import prepare_run_data
 from .errors import CheckpointError, ConfigError, DivergedError
 from .evaluation import EvalResult, Evaluator
+from .evaluation.sharded import ShardedEvaluator
 from .graph import BipartiteGraph
 from .methods import MethodParts, build_method
 from .methods.registry import method_options, resolve_run_method
@@ -36,6 +37,7 @@ from .reporting.records import CHECKPOINT_FILE, MODEL_FILE, topk_frame, versions
 from .training import Trainer
 from .training.callbacks import Callback, Checkpoint, EarlyStopping, LogMetrics
 from .training.diagnostics import NoiseDiagnostics
+from .training.distributed import DistContext, all_reduce_optimizer, distribute
 from .training.preflight import check_memory
 from .training.selection import ModelSelection, SelectionEarlyStopping
 from .utils import resolve_device, seeded_rng
@@ -116,6 +118,7 @@ def run_experiment(
     resume: bool = False,
     progress: Optional[bool] = None,
     callbacks: tuple[Callback, ...] = (),
+    distributed: Optional[DistContext] = None,
 ) -> RunResult:
     """Train and evaluate one configuration.
 
@@ -126,6 +129,9 @@ def run_experiment(
             only re-evaluated). Without it an existing checkpoint is overwritten.
         progress: tqdm bars; ``None`` = ``config.train.progress``.
         callbacks: extra trainer callbacks (run before the checkpoint is written).
+        distributed: train with the ranks of an initialised ``torch.distributed`` group
+            (:mod:`recdenoise.training.distributed`); default: the default group when one is
+            initialised with more than one rank. Rank 0 writes the run folder.
 
     Returns:
         a :class:`RunResult`. The model holds the weights of the best validation epoch, so test
@@ -142,6 +148,11 @@ def run_experiment(
     check_run(cfg, split, device)
     parts = build_run(cfg, split, device)
     evaluator = make_evaluator(cfg, device)
+    ctx = distributed if distributed is not None else DistContext.current()
+    if ctx is not None:  # every rank trains; only rank 0 writes (training/distributed.py)
+        parts = distribute(parts, ctx)
+        evaluator = ShardedEvaluator(evaluator, ctx)
+        out = out if ctx.is_main else None
 
     cbs: list[Callback] = list(parts.callbacks)
     diagnostics = NoiseDiagnostics(split.train) if split.train.is_noise is not None else None
@@ -161,7 +172,11 @@ def run_experiment(
     cbs.append(LogMetrics())
     if out is not None:
         cbs.append(Checkpoint(out / CHECKPOINT_FILE, every=cfg.train.checkpoint_every))
+    elif ctx is not None:
+        cbs.append(Callback())  # stands for rank 0's Checkpoint: the ranks' callback states line up
     optimizer = parts.make_optimizer([*parts.model.parameters(), *parts.objective.parameters()], cfg.train.lr) if parts.make_optimizer else None
+    if ctx is not None:  # gradients summed over the ranks before each step
+        optimizer = all_reduce_optimizer(optimizer, parts, ctx, cfg.train.lr)
     trainer = Trainer(
         parts.model,
         parts.graph,

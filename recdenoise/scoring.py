@@ -22,10 +22,12 @@ def pair_scores(user_emb: torch.Tensor, item_emb: torch.Tensor, users: torch.Ten
         ``users [B]`` with ``items [B, m]`` -> ``[B, m]``; ``users [B, 1]`` with ``items [B, m]``
         -> ``[B, m]``.
     """
-    u = user_emb[users]
+    # index_select, not advanced indexing: the same values and gradients, and its backward
+    # (index_add) is ~2x faster on CPU than index_put with accumulation
+    u = user_emb.index_select(0, users.reshape(-1)).view(*users.shape, user_emb.shape[-1])
     if items.dim() == users.dim() + 1:
         u = u.unsqueeze(-2)
-    return (u * item_emb[items]).sum(-1)
+    return (u * item_emb.index_select(0, items.reshape(-1)).view(*items.shape, item_emb.shape[-1])).sum(-1)
 
 
 def pool_scores(user_emb: torch.Tensor, item_emb: torch.Tensor, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:

@@ -140,6 +140,8 @@ class DenoiseGrid:
         keep_going: log a failing cell and continue (it is reported in :class:`GridRun`).
         valid_noise: validation protocols (``"clean"``, ``"noisy"``, or ``"both"``: one run per cell
             that records both, in ``<output_dir>/valid-both/...``); each runs every cell.
+        executor: run the unfinished cells in parallel (:mod:`recdenoise.bench.executors`:
+            local processes or Ray); ``None`` runs them one after another in this process.
     """
 
     def __init__(
@@ -157,6 +159,7 @@ class DenoiseGrid:
         progress: bool = True,
         keep_going: bool = False,
         valid_noise: Sequence[str] = ("clean",),
+        executor: Any = None,
     ):
         for name, values in (("datasets", datasets), ("backbones", backbones), ("methods", methods), ("noise", noise), ("seeds", seeds)):
             if not values:
@@ -176,6 +179,7 @@ class DenoiseGrid:
         if not valid_noise or bad:
             raise ConfigError(f"DenoiseGrid: valid_noise must be a non-empty subset of {list(VALID_PROTOCOLS)}, got {list(valid_noise)}")
         self.valid_noise = list(dict.fromkeys(valid_noise))
+        self.executor = executor
 
     # ------------------------------------------------------------------ cells
     def cells(self) -> list[CellKey]:
@@ -230,6 +234,10 @@ class DenoiseGrid:
 
     def run(self) -> GridRun:
         """Run every unfinished cell (resuming interrupted ones); returns all finished cells."""
+        if self.executor is not None:
+            from .executors import run_grid_cells
+
+            return run_grid_cells(self, self.executor)
         runner = self._runner()
         result = GridRun()
         keys = [(key, protocol) for key in self.cells() for protocol in self.valid_noise]

@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--report-dir", default=None, help="where table.md/csv and PNGs go (default --output)")
     b.add_argument("--keep-going", action="store_true", help="report failing cells and continue")
     b.add_argument("--no-progress", action="store_true")
+    b.add_argument("--workers", type=int, default=1, help="cells run at once in local processes (default 1: in this process)")
+    b.add_argument("--threads-per-worker", type=int, default=None, help="torch threads per worker (default: cores / workers)")
+    b.add_argument("--executor", choices=("local", "ray"), default="local", help="local processes, or Ray tasks (pip install 'recdenoise[ray]')")
+    b.add_argument("--ray-address", default=None, help="Ray cluster address (default: start a local Ray)")
     b.set_defaults(func=cmd_bench_denoise)
     return parser
 

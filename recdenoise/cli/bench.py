@@ -71,6 +71,9 @@ def cmd_bench_denoise(args: argparse.Namespace) -> int:
     bad = [c for c in args.select if c not in CRITERIA]
     if bad:
         raise RecDenoiseError(f"--select {','.join(args.select)}: unknown criteria {bad}; choose from {list(CRITERIA)}")
+    from ..bench.executors import make_executor
+
+    executor = make_executor(args.executor, args.workers, args.threads_per_worker, args.ray_address)
     grid = DenoiseGrid(
         args.datasets,
         base,
@@ -83,6 +86,7 @@ def cmd_bench_denoise(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         keep_going=args.keep_going,
         valid_noise=args.valid_noise,
+        executor=executor,
     )
     from ..reporting.lock import RunLock, check_output_path
 

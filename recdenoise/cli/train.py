@@ -192,9 +192,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from ..utils import seed_everything
 
+    from .launch import distributed_session
+
     cfg = config_from_args(args)
-    seed_everything(cfg.seed)  # third-party code drawing from the global RNGs; the library takes seeds
-    result = run_experiment(cfg, resume=args.resume)
+    with distributed_session(cfg) as (cfg, is_main):  # torchrun: N ranks, rank 0 writes and prints
+        seed_everything(cfg.seed)  # third-party code drawing from the global RNGs; the library takes seeds
+        result = run_experiment(cfg, resume=args.resume)
+    if not is_main:
+        return 0
     sys.stdout.write(
         f"{cfg.data.dataset}: {result.split.train.num_users} users, {result.split.train.num_items} items, "
         f"{len(result.split.train)} train interactions; model {cfg.model.name}, method {cfg.method.name}, seed {cfg.seed}\n"

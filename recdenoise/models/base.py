@@ -58,7 +58,12 @@ class Recommender(nn.Module):
 
     def ego_embeddings(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Layer-0 (parameter) embeddings of ``users [...]`` and ``items [...]`` for L2 regularisation."""
-        return self.user_embedding(users), self.item_embedding(items)
+        # index_select on the tables: the values and gradients of ``nn.Embedding``, with a cheaper backward on CPU
+        user_w, item_w = self.user_embedding.weight, self.item_embedding.weight
+        return (
+            user_w.index_select(0, users.reshape(-1)).view(*users.shape, self.embedding_dim),
+            item_w.index_select(0, items.reshape(-1)).view(*items.shape, self.embedding_dim),
+        )
 
     def _check_graph(self, graph: Optional[BipartiteGraph]) -> None:
         if graph is not None and (graph.num_users, graph.num_items) != (self.num_users, self.num_items):

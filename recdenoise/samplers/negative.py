@@ -29,6 +29,7 @@ class NegativeSampler:
     """
 
     max_rounds = 1000
+    compact_on_cpu = True  # on CPU, check membership of the still-bad slots only (same draws, same result)
     rounds_per_check = 3
 
     def __init__(self, positives: Interactions, device: torch.device | str = "cpu"):
@@ -53,11 +54,18 @@ class NegativeSampler:
         users = users.reshape(-1, 1).expand(-1, n)
         out = torch.randint(self.num_items, users.shape, device=users.device, generator=generator)
         bad = self.is_positive(users, out)
+        compact = self.compact_on_cpu and users.device.type == "cpu"  # reading the mask costs the host nothing there
         for _ in range(0, self.max_rounds, self.rounds_per_check):
             for _ in range(self.rounds_per_check):
                 # Redraw every slot, keep the new draw where the old one is a positive: full-size,
                 # mask-free ops, so a GPU never waits for the host between rounds.
                 redraw = torch.randint(self.num_items, users.shape, device=users.device, generator=generator)
+                if compact:  # the same draws and result; membership is checked for the slots still bad only
+                    slots = bad.nonzero(as_tuple=True)
+                    if slots[0].numel():
+                        out[slots] = redraw[slots]
+                        bad[slots] = self.is_positive(users[slots], redraw[slots])
+                    continue
                 out = torch.where(bad, redraw, out)
                 bad = bad & self.is_positive(users, redraw)
             if not bool(bad.any()):  # the only host synchronisation, once per `rounds_per_check` rounds
