@@ -124,7 +124,21 @@ def method_options(name: str, values: Mapping[str, Any] | Any = None) -> Any:
     spec = get_method(name)
     if isinstance(values, spec.options):
         return values
-    return build_dataclass(spec.options, dict(values or {}), f"method {name!r} option", label="option")
+    options = build_dataclass(spec.options, dict(values or {}), f"method {name!r} option", label="option")
+    _check_common_bounds(name, options)
+    return options
+
+
+# Options that mean the same in every method, checked once here before any builder uses them
+# (a builder may derive values from them before its components validate: e.g. 1 / (1 + n)).
+_AT_LEAST = {"num_negatives": 1, "k": 1, "flip_dim": 1, "num_gradual": 1, "gradual_epochs": 0, "warmup": 0}
+
+
+def _check_common_bounds(name: str, options: Any) -> None:
+    for field_name, low in _AT_LEAST.items():
+        value = getattr(options, field_name, None)
+        if isinstance(value, int) and not isinstance(value, bool) and value < low:
+            raise ConfigError(f"method {name!r} option {field_name} = {value} is out of range (at least {low})")
 
 
 def build_method(
