@@ -17,7 +17,8 @@ def build_deca(options: DeCAOptions, ctx: MethodContext) -> MethodParts:
     """DeCA (Wang et al., WWW 2022): variational bound whose KL makes the backbone and an auxiliary MF agree."""
     objective = DeCAObjective(
         ctx.train.num_users, ctx.train.num_items, aux_dim=options.aux_dim, true_positive_rate=options.true_positive_rate,
-        symmetric=options.symmetric, kl_weight=options.kl_weight, reg_weight=ctx.reg_weight, seed=ctx.seed,
+        symmetric=options.symmetric, kl_weight=options.kl_weight,
+        noise_model=options.noise_model, noise_rate=options.noise_rate, reg_weight=ctx.reg_weight, seed=ctx.seed,
     )  # fmt: skip
     sampler = UniformSampler(ctx.train, batch_size=ctx.batch_size, num_negatives=options.num_negatives, device=ctx.device, seed=ctx.seed)
     return MethodParts(sampler, objective)

@@ -27,6 +27,17 @@ FIELD = ("dcf", "udt", "deca")
 OPTIONS = {"dcf": {"gradual_epochs": 1, "window": 2}, "udt": {"warmup": 1}, "deca": {"aux_dim": 4}}
 
 
+@pytest.mark.parametrize("noise_model", ["fixed", "learned"])
+def test_deca_noise_models_train(noise_model):
+    data = make_synthetic(30, 40, interactions_per_user=10, seed=1).interactions
+    train = ratio_split(data, seed=0).train
+    with seeded_rng(0):
+        backbone = build_model("mf", train.num_users, train.num_items, embedding_dim=8)
+    parts = build_method("deca", train, backbone, options={"noise_model": noise_model, "aux_dim": 4}, batch_size=64)
+    fit = Trainer(parts.model, parts.graph, parts.sampler, parts.objective, lr=0.01).fit(1)
+    assert math.isfinite(fit.history[0]["loss"])
+
+
 @pytest.fixture(scope="module")
 def split():
     data = make_synthetic(40, 60, interactions_per_user=12, seed=0).interactions
@@ -72,6 +83,8 @@ def test_trains_through_the_cli_with_typed_options(name, tmp_path):
         ("udt", {"momentum": 1.0}, "momentum"),
         ("deca", {"true_positive_rate": 0.3}, "true_positive_rate"),
         ("deca", {"aux_dim": 0}, "aux_dim"),
+        ("deca", {"noise_model": "mixture"}, "noise_model"),
+        ("deca", {"noise_rate": 0.995}, "noise_rate"),
     ],
 )
 def test_bad_option_values_are_config_errors(name, options, match, split):
