@@ -47,6 +47,18 @@ def resolve_cache_dir(cache_dir: str | Path | None = None) -> Path:
     return Path.home() / ".cache" / "recdenoise"
 
 
+def confined_path(rel: str, what: str) -> PurePosixPath:
+    """``rel`` as a relative path that stays inside its dataset folder (no absolute path, no ``..``).
+
+    Raises:
+        ConfigError: naming ``what`` and the path.
+    """
+    path = PurePosixPath(str(rel).replace("\\", "/"))
+    if not str(rel) or path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
+        raise ConfigError(f"{what} {rel!r} must be a relative path inside the dataset folder (no absolute path, no '..')")
+    return path
+
+
 @dataclass(frozen=True)
 class DownloadSpec:
     """One download of a dataset manifest.
@@ -69,6 +81,10 @@ class DownloadSpec:
     def __post_init__(self) -> None:
         if self.kind not in ("file", "zip"):
             raise ConfigError(f"download kind must be 'file' or 'zip', got {self.kind!r} (url {self.url})")
+        for name in ("path", "strip"):
+            value = getattr(self, name)
+            if value is not None:
+                confined_path(value, f"download {name}")
         if self.kind == "file" and not self.path:
             raise ConfigError(f"a 'file' download needs a path (url {self.url})")
 
@@ -202,7 +218,7 @@ def download_into(
                 extract_zip(archive, tree, spec.strip)
                 archive.unlink()
         for rel, sha in (expected_files or {}).items():
-            path = tree / rel
+            path = tree / confined_path(rel, "expected file")
             if not path.is_file():
                 raise DownloadError(f"the downloads did not contain {rel}; the upstream layout changed")
             if sha:

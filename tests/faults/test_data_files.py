@@ -117,3 +117,15 @@ def test_one_user_table(capsys, tmp_path, ks):
         assert json.loads((out / "run.json").read_text())["status"] == "complete"
     else:
         assert rc == 2 and len(err.strip().splitlines()) == 1 and not out.exists(), err
+
+
+@pytest.mark.parametrize("field", ["path", "strip"])
+@pytest.mark.parametrize("bad", ["../../evil", "/etc/passwd", "a/../../b", "C:/x", "..\\evil"])
+def test_manifest_paths_are_confined_to_the_dataset_folder(field, bad):
+    """A manifest cannot make a download write outside its dataset folder."""
+    from recdenoise.data.download import DownloadSpec
+    from recdenoise.errors import ConfigError
+
+    kind = "file" if field == "path" else "zip"
+    with pytest.raises(ConfigError, match="relative path inside the dataset folder"):
+        DownloadSpec(url="http://127.0.0.1/x", kind=kind, **{field: bad})
