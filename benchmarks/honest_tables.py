@@ -80,8 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("grids", type=Path, nargs="+", help="--output folders of `recdenoise bench denoise`")
     parser.add_argument("--out", type=Path, default=Path("docs/results/honest"))
+    parser.add_argument("--seeds", default=None, help="only these seeds, e.g. 0,1 (default: every finished cell)")
     args = parser.parse_args(argv)
     rows = selection_rows(load_protocols(args.grids))
+    if args.seeds is not None and not rows.empty:
+        rows = rows[rows["seed"].isin([int(x) for x in args.seeds.split(",")])]
     if rows.empty:
         sys.stderr.write("no finished cells with selection records\n")
         return 1
