@@ -25,7 +25,12 @@ def test_readme_documents_exactly_the_variables_read() -> None:
     package = README.parent / "recdenoise"
     read = {name for path in package.rglob("*.py") for name in re.findall(r"RECDENOISE_[A-Z_]+", path.read_text(encoding="utf-8"))}
     assert {CACHE_ENV, DATA_DIR_ENV} <= read
-    assert set(re.findall(r"RECDENOISE_[A-Z_]+", text)) == read
+    documented = set(re.findall(r"RECDENOISE_[A-Z_]+", text))
+    assert read <= documented, f"undocumented: {sorted(read - documented)}"
+    # the README may also name switches of the test suite and CI; nothing else
+    elsewhere = {name for path in [*(README.parent / "tests").rglob("*.py"), README.parent / ".ci" / "run"]
+                 for name in re.findall(r"RECDENOISE_[A-Z_]+", path.read_text(encoding="utf-8"))}
+    assert documented <= read | elsewhere, f"documented but read nowhere: {sorted(documented - read - elsewhere)}"
 
 
 def test_importing_data_has_no_side_effects() -> None:
