@@ -1,15 +1,13 @@
-"""What the LLM client hands back and counts: answers, usage counters, endpoint state, failures."""
+"""What the LLM client hands back and counts: answers, usage counters, failures."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..errors import LLMError
-from .settings import redact_url
 
-__all__ = ["BudgetExhausted", "TransportError", "UsageStats", "ChatAnswer", "Endpoint"]
+__all__ = ["BudgetExhausted", "TransportError", "UsageStats", "ChatAnswer"]
 
 
 class BudgetExhausted(LLMError):
@@ -56,26 +54,3 @@ class ChatAnswer:
     prompt_tokens: int
     completion_tokens: int
     model: str
-
-
-@dataclass
-class Endpoint:
-    """One server of the pool: its SDK client, load and health (the key stays inside the SDK)."""
-
-    url: str
-    sdk: Any = field(repr=False)
-    in_flight: int = 0
-    requests: int = 0
-    failures_in_a_row: int = 0
-    cooled_until: float = 0.0
-    cooldowns: int = 0
-    errors: Counter = field(default_factory=Counter)
-
-    def to_dict(self) -> dict:
-        return {
-            "base_url": redact_url(self.url),
-            "requests": self.requests,
-            "errors": dict(sorted(self.errors.items())),
-            "cooldowns": self.cooldowns,
-        }
-

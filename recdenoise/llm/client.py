@@ -29,16 +29,16 @@ import asyncio
 import dataclasses
 import logging
 import random
-import time
 from typing import Sequence
 
 import numpy as np
 
 from ..errors import LLMError
-from .answers import BudgetExhausted, ChatAnswer, Endpoint, TransportError, UsageStats
+from .answers import BudgetExhausted, ChatAnswer, TransportError, UsageStats
 from .cache import request_fingerprint
+from .pool import CONNECTIONS_PER_LANE, Endpoint, EndpointPool
 from .ratelimit import TokenBucket, retry_after_seconds
-from .replies import ReplyError, ReplyLimits, capped_transport, chat_reply, embeddings_reply, load_json, read_capped
+from .replies import ReplyError, ReplyLimits, capped_transport, chat_reply, embeddings_reply, load_json, sdk_httpx
 from .schemas import FALLBACK_ORDER, PROBE_SCHEMA, STRUCTURED_MODES, probe_messages
 from .settings import API_KEY_ENV_VARS, OPENAI_HOSTS, LLMConfig, chat_body, redact_url, resolve_api_key
 
@@ -57,7 +57,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
 
 
 class LLMClient:
@@ -81,24 +80,31 @@ class LLMClient:
 
         self.config = config
         self._openai = openai
+        self._httpx = sdk_httpx()
         self.limits = ReplyLimits(max_bytes=config.max_reply_bytes)
-        self.endpoints = [
-            Endpoint(
-                url,
-                openai.AsyncOpenAI(
-                    base_url=url,
-                    api_key=resolve_api_key(api_key, url, api_key_env),
-                    max_retries=0,  # we retry (and count) ourselves
-                    timeout=config.timeout,
-                    http_client=openai.DefaultAsyncHttpxClient(
-                        transport=capped_transport(config.max_reply_bytes, min(config.concurrency, 100)),
-                        timeout=config.timeout,
-                    ),
+        per_lane = min(config.concurrency, CONNECTIONS_PER_LANE)
+
+        def make_sdk(url: str):
+            return openai.AsyncOpenAI(
+                base_url=url,
+                api_key=resolve_api_key(api_key, url, api_key_env),
+                max_retries=0,  # we retry (and count) ourselves
+                timeout=config.timeout,
+                http_client=openai.DefaultAsyncHttpxClient(
+                    transport=capped_transport(config.max_reply_bytes, per_lane), timeout=config.timeout
                 ),
             )
-            for url in config.base_urls
-        ]
-        self._semaphore = asyncio.Semaphore(config.concurrency)
+
+        self.pool = EndpointPool(
+            config.base_urls,
+            make_sdk,
+            config.concurrency,
+            config.timeout,
+            config.cooldown_after,
+            config.cooldown_seconds,
+            config.adaptive_concurrency,
+        )
+        self.endpoints = self.pool.endpoints
         self._rpm = TokenBucket(config.rpm) if config.rpm else None
         self._tpm = TokenBucket(config.tpm) if config.tpm else None
         self._rng = random.Random(config.seed)
@@ -121,34 +127,7 @@ class LLMClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        for endpoint in self.endpoints:
-            await endpoint.sdk.close()
-
-    def _pick(self, pinned: Endpoint | None = None) -> Endpoint:
-        """``pinned``, else the resting-free endpoint with the fewest requests in flight (all rest: the same rule)."""
-        if pinned is not None:
-            return pinned
-        now = time.monotonic()
-        awake = [e for e in self.endpoints if e.cooled_until <= now] or self.endpoints
-        return min(awake, key=lambda e: e.in_flight)
-
-    def _health(self, endpoint: Endpoint, failed: str | None) -> None:
-        if failed is None:
-            endpoint.failures_in_a_row = 0
-            return
-        endpoint.errors[failed] += 1
-        endpoint.failures_in_a_row += 1
-        if endpoint.failures_in_a_row >= self.config.cooldown_after and len(self.endpoints) > 1:
-            endpoint.cooled_until = time.monotonic() + self.config.cooldown_seconds
-            endpoint.failures_in_a_row = 0
-            endpoint.cooldowns += 1
-            log.warning(
-                "%s failed %d times in a row (%s); resting it %.0fs",
-                redact_url(endpoint.url),
-                self.config.cooldown_after,
-                failed,
-                self.config.cooldown_seconds,
-            )
+        await self.pool.aclose()
 
     @property
     def budget_exhausted(self) -> bool:
@@ -197,21 +176,26 @@ class LLMClient:
         log.info("structured outputs: %s (%s)", self.structured, tried)
         return self.probe
 
-    async def chat(self, body: dict, endpoint: Endpoint | None = None, retries: int | None = None) -> ChatAnswer:
+    async def chat(
+        self, body: dict, endpoint: Endpoint | None = None, retries: int | None = None, kind: str = ""
+    ) -> ChatAnswer:
         """Send one chat completion (body from :meth:`chat_body`), retrying transient failures.
 
         The reply is read with the size cap and checked (shape, types, sizes) before it is
         returned. ``endpoint`` pins the request to one server (the probe); else the pool picks.
-        ``retries`` overrides the configured number of retries.
+        ``retries`` overrides the configured number of retries. ``kind`` names the kind of
+        request (its latency class for the endpoint's adaptive limit, see :mod:`.pool`).
         """
         tokens = sum(len(str(m.get("content", ""))) for m in body.get("messages", ())) / 4 + body.get("max_tokens", 0)
         content, pt, ct, model = await self._call(
-            lambda sdk: sdk.chat.completions.with_streaming_response.create(**body),
+            "/chat/completions",
+            body,
             chat_reply,
             f"chat {request_fingerprint(body)[:12]}",
             tokens,
             endpoint,
             retries,
+            kind,
         )
         self.usage.prompt_tokens += pt
         self.usage.completion_tokens += ct
@@ -225,12 +209,12 @@ class LLMClient:
         """
         model = model or self.config.embedding_model
         vecs, pt = await self._call(
-            lambda sdk: sdk.embeddings.with_streaming_response.create(
-                model=model, input=list(texts), encoding_format="float"
-            ),
+            "/embeddings",
+            {"model": model, "input": list(texts), "encoding_format": "float"},
             lambda obj, _limits: embeddings_reply(obj, len(texts), self._embedding_dim),
             f"embeddings x{len(texts)}",
             sum(len(t) for t in texts) / 4,
+            kind="embeddings",
         )
         self._embedding_dim = self._embedding_dim or int(vecs.shape[1])
         self.usage.prompt_tokens += pt
@@ -272,15 +256,26 @@ class LLMClient:
         seconds = retry_after_seconds(response.headers.get("retry-after"))
         return None if seconds is None else min(seconds, self.config.retry_after_max)
 
-    async def _send(self, endpoint: Endpoint, make_request, check):
-        """One HTTP attempt: the reply read under the size cap, parsed, checked by ``check``."""
-        async with make_request(endpoint.sdk) as resp:
-            raw = await read_capped(resp.iter_bytes(), self.limits.max_bytes)
+    async def _send(self, sdk, path: str, body: dict, check):
+        """One HTTP attempt: ``body`` posted as is with the SDK's documented ``client.post`` for raw
+        requests (auth, headers and error statuses as for any SDK call, without re-walking the
+        body through its typed-parameter transform, which cost ~2.5 ms a request), the reply
+        read under the transport's size cap, parsed, checked by ``check``."""
+        resp = await sdk.post(path, cast_to=self._httpx.Response, body=body)
+        raw = resp.content
         self._reached = True
         return check(load_json(raw, self.limits), self.limits)
 
     async def _call(
-        self, make_request, check, what: str, tokens: float = 0.0, pinned: Endpoint | None = None, retries=None
+        self,
+        path: str,
+        body: dict,
+        check,
+        what: str,
+        tokens: float = 0.0,
+        pinned: Endpoint | None = None,
+        retries: int | None = None,
+        kind: str = "",
     ):
         cfg = self.config
         retries = cfg.retries if retries is None else retries
@@ -294,27 +289,27 @@ class LLMClient:
             if self._tpm is not None:
                 await self._tpm.take(tokens)
             retry_after = None
-            async with self._semaphore:
-                endpoint = self._pick(pinned)
-                self.usage.requests_sent += 1
-                endpoint.requests += 1
-                endpoint.in_flight += 1
-                try:
-                    result = await self._send(endpoint, make_request, check)
-                    self._health(endpoint, None)
-                    return result
-                except ReplyError as exc:
-                    self._reached = True
-                    self.usage.errors[exc.kind] += 1
-                    self._health(endpoint, exc.kind)
-                    raise TransportError(exc.kind, f"{what}: {exc}") from None
-                except self._openai.OpenAIError as exc:
-                    self._reached = self._reached or isinstance(exc, self._openai.APIStatusError)
-                    reason, retryable = self._classify(exc, endpoint.url)
-                    retry_after = self._retry_after(exc)
-                    self._health(endpoint, reason)
-                finally:
-                    endpoint.in_flight -= 1
+            slot = await self.pool.acquire(pinned)
+            self.usage.requests_sent += 1
+            failed, overloaded = "cancelled", False  # what release() hears unless changed below
+            try:
+                result = await self._send(slot.sdk, path, body, check)
+                failed = None
+                return result
+            except ReplyError as exc:
+                self._reached = True
+                self.usage.errors[exc.kind] += 1
+                failed = exc.kind
+                raise TransportError(exc.kind, f"{what}: {exc}") from None
+            except self._openai.OpenAIError as exc:
+                self._reached = self._reached or isinstance(exc, self._openai.APIStatusError)
+                failed = "fatal"  # unless _classify (which raises on fatal statuses) says otherwise
+                reason, retryable = self._classify(exc, slot.endpoint.url)
+                failed = reason
+                overloaded = reason in ("timeout", "rate_limited") or getattr(exc, "status_code", None) == 503
+                retry_after = self._retry_after(exc)
+            finally:
+                await self.pool.release(slot, failed, kind, overloaded)
             self.usage.errors[reason] += 1
             if not retryable or attempt == retries:
                 if reason == "connection" and not self._reached:
@@ -333,7 +328,7 @@ class LLMClient:
             else:
                 delay = min(cfg.backoff_max, cfg.backoff_base * 2**attempt) * (0.5 + 0.5 * self._rng.random())
             log.debug("%s: %s, retry %d/%d in %.2fs", what, reason, attempt + 1, retries, delay)
-            await asyncio.sleep(delay)  # outside the semaphore: a backing-off request holds no slot
+            await asyncio.sleep(delay)  # holding no slot: a backing-off request leaves room to others
         raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -104,7 +104,17 @@ def add_augment_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     llm.add_argument(
         "--api-key-env", default=default_of("api_key_env"), help="environment variable holding the API key"
     )
-    llm.add_argument("--concurrency", type=int, default=default_of("concurrency"), help="requests in flight")
+    llm.add_argument(
+        "--concurrency", type=int, default=default_of("concurrency"), help="most requests in flight (a ceiling)"
+    )
+    llm.add_argument(
+        "--fixed-concurrency",
+        dest="adaptive_concurrency",
+        action="store_false",
+        default=default_of("adaptive_concurrency"),
+        help="keep --concurrency requests in flight instead of adapting each endpoint's limit to its latency "
+        "(adaptive by default: a server that answers one request at a time gets few, so none waits past the timeout)",
+    )
     llm.add_argument(
         "--max-requests",
         type=int,

@@ -37,6 +37,7 @@ miss a key, answers with one follow it (for the probe, an instance of the schema
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import logging
@@ -87,6 +88,8 @@ class MockOpenAIServer:
         response_formats: ``response_format`` kinds understood (:data:`RESPONSE_FORMATS`); others get 400.
         unconstrained: ``"exact"`` (default) or ``"sloppy"``: answers without a schema miss a key.
         retry_after: ``Retry-After`` header of ``rate_limit`` faults (seconds or an HTTP-date).
+        serial: answer one request at a time, like llama-cpp-python's server (the latency is
+            spent under one lock, even for a request whose client has given up).
     """
 
     def __init__(
@@ -103,6 +106,7 @@ class MockOpenAIServer:
         response_formats: Sequence[str] = RESPONSE_FORMATS,
         unconstrained: str = "exact",
         retry_after: str = "0",
+        serial: bool = False,
     ):
         bad = sorted(set(faults or ()) - set(FAULT_KINDS) - set(HOSTILE_KINDS))
         bad += sorted(set(response_formats) - set(RESPONSE_FORMATS)) + (
@@ -125,6 +129,7 @@ class MockOpenAIServer:
             None if require_api_key is None else hashlib.sha256(f"Bearer {require_api_key}".encode()).digest()
         )
         self._lock = threading.Lock()
+        self._serial = threading.Lock() if serial else contextlib.nullcontext()
         self.reset_stats()
         self._httpd = _Server((host, port), _make_handler(self))
         self._thread: threading.Thread | None = None
@@ -336,7 +341,8 @@ def _make_handler(server: MockOpenAIServer) -> type[BaseHTTPRequestHandler]:
                 server._enter(-1)
 
         def _answer(self, path: str, body: dict, fault: str | None) -> None:
-            time.sleep(server.latency)
+            with server._serial:  # serial=True: one answer at a time; the others queue (and their clients wait)
+                time.sleep(server.latency)
             if fault == "rate_limit":
                 return self._send(
                     *_error(429, "rate limited (injected)", "rate_limit_error"), {"Retry-After": server.retry_after}

@@ -42,6 +42,7 @@ class AugmentOptions:
     embedding_model: str = LLMConfig.embedding_model
     api_key_env: str | None = None
     concurrency: int = LLMConfig.concurrency
+    adaptive_concurrency: bool = LLMConfig.adaptive_concurrency
     max_requests: int | None = LLMConfig.max_requests
     retries: int = LLMConfig.retries
     timeout: float = LLMConfig.timeout
@@ -88,6 +89,7 @@ class AugmentOptions:
             model=self.model,
             embedding_model=self.embedding_model,
             concurrency=self.concurrency,
+            adaptive_concurrency=self.adaptive_concurrency,
             max_requests=self.max_requests,
             retries=self.retries,
             timeout=self.timeout,

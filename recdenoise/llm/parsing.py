@@ -43,8 +43,8 @@ def extract_json(text: str) -> dict:
     fenced = _FENCE_RE.match(body)
     if fenced:
         body = fenced.group(1).strip()
-    try:
-        obj = json.loads(body)
+    try:  # strict=False: a raw tab or newline inside a string (small models emit them) is not an error
+        obj = json.loads(body, strict=False)
     except json.JSONDecodeError as exc:
         raise AnswerError("unparseable", f"not valid JSON ({exc.msg} at char {exc.pos})") from None
     if not isinstance(obj, dict):

@@ -83,7 +83,7 @@ async def read_capped(chunks: AsyncIterator[bytes], max_bytes: int) -> bytes:
     return b"".join(parts)
 
 
-def _import_httpx():
+def sdk_httpx():
     try:
         import httpx2 as httpx  # the openai SDK >= 3 ships on httpx2
     except ImportError:  # pragma: no cover - older SDKs use httpx
@@ -98,7 +98,7 @@ def capped_transport(max_bytes: int, max_connections: int = 100) -> Any:
     reply can make the process hold more than ``max_bytes`` of it. The pool keeps up to
     ``max_connections`` connections alive (one per request in flight).
     """
-    httpx = _import_httpx()  # lazily: the SDK's HTTP library is not needed for dry runs
+    httpx = sdk_httpx()  # lazily: the SDK's HTTP library is not needed for dry runs
 
     class _CappedStream(httpx.AsyncByteStream):
         def __init__(self, inner: Any, announced: int | None):

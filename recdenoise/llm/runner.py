@@ -176,7 +176,7 @@ async def _fetch(
         deferred[key] = body
         return TaskOutcome(task.task_id, task.kind, failure="deferred_to_batch", attempts=attempt)
     try:
-        answer = await client.chat(body)
+        answer = await client.chat(body, kind=task.kind)
     except BudgetExhausted:
         report.budget_exhausted = True
         return TaskOutcome(task.task_id, task.kind, failure="budget_exhausted", attempts=attempt)

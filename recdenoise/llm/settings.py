@@ -39,7 +39,9 @@ class LLMConfig:
             ``http://127.0.0.1:8000/v1`` (vLLM), ``http://127.0.0.1:11434/v1`` (Ollama).
         model: chat model name.
         embedding_model: embeddings model name (``--embedder openai``).
-        concurrency: maximum requests in flight.
+        concurrency: maximum requests in flight (all endpoints together, and each one).
+        adaptive_concurrency: let each endpoint's limit adapt under ``concurrency`` to keep
+            latency below half the timeout (:mod:`.pool`); ``False``: always ``concurrency``.
         max_requests: budget of HTTP attempts (retries included) for this run; ``None`` = unlimited.
         retries: retries per request after the first attempt (429/5xx/timeout/connection only).
         timeout: seconds per HTTP attempt.
@@ -63,6 +65,7 @@ class LLMConfig:
     model: str = "gpt-4o-mini"
     embedding_model: str = "text-embedding-3-small"
     concurrency: int = 8
+    adaptive_concurrency: bool = True
     max_requests: int | None = None
     retries: int = 5
     timeout: float = 60.0

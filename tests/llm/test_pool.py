@@ -1,0 +1,132 @@
+"""The endpoint pool's adaptive concurrency: the limit rule, and a job against a serial server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from recdenoise.llm.cache import JsonlCache
+from recdenoise.llm.client import LLMClient, LLMConfig
+from recdenoise.llm.mock_server import MockOpenAIServer
+from recdenoise.llm.parsing import parse_attributes
+from recdenoise.llm.pool import INITIAL_LIMIT, AdaptiveLimit, EndpointPool
+from recdenoise.llm.prompts import DEFAULT_ITEM_ATTRIBUTES, item_attribute_messages
+from recdenoise.llm.runner import ChatTask, run_chat_tasks
+
+ATTRS = DEFAULT_ITEM_ATTRIBUTES
+
+
+def _limit(ceiling=32, timeout=60.0, limit=None, slow_start=True, base=1.0):
+    lim = AdaptiveLimit(ceiling, timeout)
+    if limit is not None:
+        lim.limit = float(limit)
+    lim.slow_start = slow_start
+    lim.base[""] = base
+    lim.smoothed[""] = base
+    return lim
+
+
+# (case, limit before, slow start, latency, sent_with, limit after)
+RULES = [
+    ("fast answer, full window, slow start: +1", 8, True, 1.0, 8, 9),
+    ("fast answer, full window, past slow start: +1/w", 8, False, 1.0, 8, 8.125),
+    ("fast answer, window not full: unchanged", 8, True, 1.0, 3, 8),
+    ("ceiling is never passed", 32, True, 1.0, 32, 32),
+    ("latency past half the timeout: proportional cut", 8, True, 40.0, 8, 6),
+    ("cut never below 1", 2, True, 59.0, 1, 1),
+    ("averaged latency up 40% (g between 1/3 and 4/5): hold", 8, True, 3.0, 8, 8),
+]
+
+
+@pytest.mark.parametrize("case,before,slow,latency,sent_with,after", RULES, ids=[r[0] for r in RULES])
+def test_limit_rule(case, before, slow, latency, sent_with, after):
+    lim = _limit(limit=before, slow_start=slow)
+    lim.on_answer(latency, sent_with)
+    assert lim.limit == pytest.approx(after)
+
+
+def test_queueing_cuts_the_limit_after_the_average_rises():
+    lim = _limit(limit=8, base=1.0)
+    for _ in range(20):  # every answer waits behind seven others: 8x the no-load latency
+        lim.on_answer(8.0, 8)
+    assert lim.allowed <= 3 and lim.decreases >= 1 and not lim.slow_start
+
+
+def test_one_slow_answer_is_not_queueing():
+    lim = _limit(limit=8, base=1.0)
+    lim.on_answer(5.0, 8)  # a GC pause or a long reply: the average barely moves
+    assert lim.limit == 8
+
+
+def test_overload_halves_and_kinds_keep_their_own_base():
+    lim = _limit(limit=16)
+    lim.on_overload(16)
+    assert lim.limit == 8 and lim.decreases == 1
+    lim.on_answer(10.0, 1, kind="profile")  # a slower kind of request sets its own L_0
+    assert lim.base["profile"] == 10.0 and lim.base[""] == 1.0
+
+
+def test_fixed_concurrency_never_adapts():
+    lim = AdaptiveLimit(16, 60.0, adaptive=False)
+    assert lim.allowed == 16
+    lim.on_overload(16)
+    lim.on_answer(59.0, 16)
+    assert lim.allowed == 16
+
+
+def test_pool_spreads_over_endpoints_and_lanes():
+    async def main():
+        pool = EndpointPool(["http://a/v1", "http://b/v1"], lambda url: object(), ceiling=40, timeout=60.0)
+        assert len(pool.endpoints[0].lanes) == 3  # ceil(40 / 16) connection lanes per endpoint
+        slots = [await pool.acquire() for _ in range(2 * INITIAL_LIMIT)]
+        assert [e.in_flight for e in pool.endpoints] == [INITIAL_LIMIT, INITIAL_LIMIT]
+        assert max(max(e.lane_in_flight) for e in pool.endpoints) <= 2
+        waiter = asyncio.ensure_future(pool.acquire())  # both endpoints are at their limit
+        await asyncio.sleep(0.01)
+        assert not waiter.done()
+        await pool.release(slots[0], None)
+        slot = await asyncio.wait_for(waiter, 1.0)
+        assert slot.endpoint is slots[0].endpoint
+
+    asyncio.run(main())
+
+
+def _tasks(n: int) -> list[ChatTask]:
+    parse = lambda text: parse_attributes(text, DEFAULT_ITEM_ATTRIBUTES)  # noqa: E731
+    return [
+        ChatTask(
+            f"item:{i}", "item_attributes", "t", tuple(item_attribute_messages({"title": f"film {i}"}, ATTRS)), parse
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("adaptive", [True, False])
+def test_serial_server_within_timeout_only_when_adaptive(tmp_path, adaptive):
+    """A server answering one request at a time in 0.15 s, a 1 s timeout and 16 requests allowed
+    in flight: with a fixed window the tail of every burst waits past the timeout; adaptively
+    the job keeps few in flight and no request times out."""
+
+    async def main(url):
+        cfg = LLMConfig(
+            base_url=url,
+            model="m",
+            concurrency=16,
+            timeout=1.0,
+            retries=0,
+            structured="off",
+            adaptive_concurrency=adaptive,
+        )
+        with JsonlCache(tmp_path / f"{adaptive}.jsonl") as cache:
+            async with LLMClient(cfg) as client:
+                _, report = await run_chat_tasks(_tasks(24), client, cache, progress=False)
+                return report, client.usage, client.endpoints[0].limit
+
+    with MockOpenAIServer(latency=0.15, serial=True) as server:
+        report, usage, limit = asyncio.run(main(server.base_url))
+    if adaptive:
+        assert report.succeeded == 24 and usage.errors.get("timeout", 0) == 0, (report.to_dict(), usage.to_dict())
+        assert limit.allowed <= INITIAL_LIMIT
+    else:
+        assert usage.errors.get("timeout", 0) > 0
