@@ -33,7 +33,7 @@ def test_deca_noise_models_train(noise_model):
     train = ratio_split(data, seed=0).train
     with seeded_rng(0):
         backbone = build_model("mf", train.num_users, train.num_items, embedding_dim=8)
-    parts = build_method("deca", train, backbone, options={"noise_model": noise_model, "aux_dim": 4}, batch_size=64)
+    parts = build_method("deca", train, backbone, options={"objective": "bound", "noise_model": noise_model, "aux_dim": 4}, batch_size=64)
     fit = Trainer(parts.model, parts.graph, parts.sampler, parts.objective, lr=0.01).fit(1)
     assert math.isfinite(fit.history[0]["loss"])
 
@@ -122,9 +122,13 @@ class _Model(torch.nn.Module):
 
 
 def test_dcf_drops_and_relabels_the_confidently_large_losses():
+    """The library's earlier reading (triples, variance bound, relabel to 0), kept as options."""
     torch.manual_seed(0)
     model = _Model(4, 8)
-    objective = DCFObjective(4, loss="bce", max_drop_rate=0.5, max_relabel_rate=0.25, num_gradual=1, window=2, reg_weight=0.0)
+    objective = DCFObjective(
+        4, loss="bce", granularity="triple", bound="variance", relabel="negative", max_drop_rate=0.5,
+        max_relabel_rate=0.25, num_gradual=1, window=2, reg_weight=0.0,
+    )  # fmt: skip
     user_emb, item_emb = model.user_embedding.weight, model.item_embedding.weight
     with torch.no_grad():
         item_emb[0:2] = 5.0  # positives 0, 1 score high (clean), 2, 3 score low (noisy-looking)
