@@ -4,18 +4,25 @@ Every request goes the full job path: openai SDK over HTTP (size-capped transpor
 retrying client -> reply checks -> durable (fsynced) JSONL cache -> answer validation. The
 mock sleeps ``--latency-ms`` per answer, like a remote model would. The bound at
 concurrency ``c`` and latency ``L`` is ``c / L`` requests/s; the table shows the share of it
-reached (the rest is this process's and the mock's CPU: both run on the same machine).
+reached with adaptive concurrency (the default, :mod:`recdenoise.llm.pool`) and with
+``--fixed-concurrency``. The mock runs in its own process (``recdenoise serve-mock``); the rest
+of the bound is CPU: client and mock share this machine.
 
-    python benchmarks/llm_throughput.py                       # 1, 4, 16, 64, 256
-    python benchmarks/llm_throughput.py --concurrency 1,32    # target: >= 40 req/s at 32
+    python benchmarks/llm_throughput.py                       # 1 ... 256, ~5 s per level and mode
+    python benchmarks/llm_throughput.py --concurrency 1,32 --seconds 2
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import socket
+import subprocess
+import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from recdenoise.llm.cache import JsonlCache
@@ -40,32 +47,74 @@ def _tasks(n: int, tag: str) -> list[ChatTask]:
     ]
 
 
-async def _run(base_url: str, concurrency: int, n: int, folder: Path) -> float:
-    llm = LLMConfig(base_url=base_url, model="mock-llm", concurrency=concurrency, timeout=60.0, structured="off")
-    with JsonlCache(folder / f"c{concurrency}.jsonl") as cache:
+async def _run(base_url: str, concurrency: int, n: int, folder: Path, adaptive: bool) -> float:
+    llm = LLMConfig(
+        base_url=base_url,
+        model="mock-llm",
+        concurrency=concurrency,
+        timeout=60.0,
+        structured="off",
+        adaptive_concurrency=adaptive,
+    )
+    with JsonlCache(folder / f"c{concurrency}-{adaptive}.jsonl") as cache:
         async with LLMClient(llm) as client:
             start = time.perf_counter()
-            outcomes, report = await run_chat_tasks(_tasks(n, f"c{concurrency}"), client, cache, progress=False)
+            outcomes, report = await run_chat_tasks(
+                _tasks(n, f"c{concurrency}{adaptive}"), client, cache, progress=False
+            )
             seconds = time.perf_counter() - start
     assert report.succeeded == n and client.usage.requests_sent == n
     return n / seconds
 
 
+@contextlib.contextmanager
+def _mock_process(latency_ms: float):
+    """``recdenoise serve-mock`` in its own process (a server is never in the client's process)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    code = "import sys; from recdenoise.cli import main; sys.exit(main(sys.argv[1:]))"
+    cmd = [sys.executable, "-c", code, "serve-mock", "--port", str(port), "--latency-ms", str(latency_ms)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{url}/models", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-ms", type=float, default=100.0)
-    parser.add_argument("--concurrency", default="1,4,16,64,256", help="comma list of concurrency levels")
-    parser.add_argument("--rounds", type=int, default=8, help="requests per level = rounds * concurrency (min 20)")
+    parser.add_argument("--concurrency", default="1,4,16,32,64,128,256", help="comma list of concurrency levels")
+    parser.add_argument("--seconds", type=float, default=5.0, help="about how long each level runs at its bound")
+    parser.add_argument("--in-process", action="store_true", help="run the mock in this process (threads)")
     args = parser.parse_args()
     latency = args.latency_ms / 1000
-    print(f"mock latency {args.latency_ms:.0f} ms")
-    print("| concurrency | requests | req/s | bound c/L | share of bound |")
-    print("|---:|---:|---:|---:|---:|")
-    with MockOpenAIServer(latency=latency) as server, tempfile.TemporaryDirectory() as tmp:
+    print(
+        f"mock latency {args.latency_ms:.0f} ms, mock {'in this process' if args.in_process else 'in its own process'}"
+    )
+    print("| concurrency | requests | bound c/L | adaptive req/s | share | fixed req/s | share |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    server = MockOpenAIServer(latency=latency) if args.in_process else None
+    with (
+        server or contextlib.nullcontext(),
+        _mock_process(args.latency_ms) if server is None else contextlib.nullcontext(server.base_url) as url,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         for c in (int(x) for x in args.concurrency.split(",")):
-            n = max(20, args.rounds * c)
-            rate = asyncio.run(_run(server.base_url, c, n, Path(tmp)))
-            print(f"| {c} | {n} | {rate:.1f} | {c / latency:.0f} | {rate * latency / c:.0%} |", flush=True)
+            n = max(20, int(args.seconds * c / latency))
+            rates = [asyncio.run(_run(url, c, n, Path(tmp), adaptive)) for adaptive in (True, False)]
+            bound = c / latency
+            cells = " | ".join(f"{r:.1f} | {r / bound:.0%}" for r in rates)
+            print(f"| {c} | {n} | {bound:.0f} | {cells} |", flush=True)
 
 
 if __name__ == "__main__":

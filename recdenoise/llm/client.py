@@ -184,7 +184,7 @@ class LLMClient:
         The reply is read with the size cap and checked (shape, types, sizes) before it is
         returned. ``endpoint`` pins the request to one server (the probe); else the pool picks.
         ``retries`` overrides the configured number of retries. ``kind`` names the kind of
-        request (its latency class for the endpoint's adaptive limit, see :mod:`.pool`).
+        request (the first of a new kind restarts the endpoint's slow start, see :mod:`.pool`).
         """
         tokens = sum(len(str(m.get("content", ""))) for m in body.get("messages", ())) / 4 + body.get("max_tokens", 0)
         content, pt, ct, model = await self._call(
@@ -289,7 +289,7 @@ class LLMClient:
             if self._tpm is not None:
                 await self._tpm.take(tokens)
             retry_after = None
-            slot = await self.pool.acquire(pinned)
+            slot = await self.pool.acquire(pinned, kind)
             self.usage.requests_sent += 1
             failed, overloaded = "cancelled", False  # what release() hears unless changed below
             try:
@@ -309,7 +309,7 @@ class LLMClient:
                 overloaded = reason in ("timeout", "rate_limited") or getattr(exc, "status_code", None) == 503
                 retry_after = self._retry_after(exc)
             finally:
-                await self.pool.release(slot, failed, kind, overloaded)
+                await self.pool.release(slot, failed, overloaded)
             self.usage.errors[reason] += 1
             if not retryable or attempt == retries:
                 if reason == "connection" and not self._reached:

@@ -1,4 +1,4 @@
-"""Where each request goes, and how many may be in flight: endpoints with adaptive limits.
+r"""Where each request goes, and how many may be in flight: endpoints with adaptive limits.
 
 Every ``--base-url`` is an :class:`Endpoint`. A request goes to the endpoint, awake and under
 its limit, with the fewest requests in flight; an endpoint that fails ``cooldown_after`` times
@@ -7,24 +7,25 @@ in a row rests ``cooldown_seconds`` (when another can take its work).
 **Adaptive concurrency.** ``--concurrency`` is a ceiling, not a target: a server that answers
 one request at a time (llama-cpp-python's server, a small Ollama box) only queues the rest,
 and a queued request's wait counts against its timeout. Each endpoint therefore keeps its
-own limit :math:`w` (:class:`AdaptiveLimit`), started at ``min(ceiling, 4)`` and steered by
-the latency of each answer against the no-load latency :math:`L_0` of its kind of request
-(implicit feedback, item attributes, ... differ tenfold):
+own limit :math:`w` (:class:`AdaptiveLimit`) that holds latency :math:`L` under
+:math:`T = \text{timeout}/2`. With :math:`n` the requests in flight on that endpoint when the
+answered one was sent:
 
 .. math::
-    g = L_0 / L, \\qquad
-    w \\leftarrow \\begin{cases}
-        \\max(1,\\ \\min(w,\\ 3 g n)) & g < 1/3 \\quad\\text{(queueing: latency tripled)} \\\\
-        \\max(1,\\ \\min(w,\\ n T / L)) & L > T \\quad\\text{(latency past } T = \\text{timeout}/2) \\\\
-        w + 1 \\text{ (slow start) or } w + 1/w & g \\ge 4/5,\\ L \\le T/2,\\ n \\ge w
-    \\end{cases}
+    w \leftarrow \begin{cases}
+        \max(1,\ \min(w,\ n T / L)) & L > T \\
+        w + 1 \text{ (slow start) or } w + 1/w & L \le T/2 \text{ and } n \ge w \\
+        w & \text{otherwise}
+    \end{cases}
 
-with :math:`n` the requests in flight on that endpoint when this one was sent; a timeout,
-429 or 503 halves it (:math:`\\max(1, n/2)`). :math:`L_0` is the smallest latency seen for the
-kind, drifting up 1 % per answer so that a server that got slower for good is followed, and
-:math:`L` in :math:`g` is an exponential average (weight 0.2 on the newest answer). A
-server that processes requests in parallel (vLLM, OpenAI) keeps :math:`g \\approx 1` and so
-climbs to the ceiling; a serial one settles at two or three in flight, under the latency target. Both keep latency, and so timeouts, bounded.
+and a timeout, 429 or 503 sets :math:`w \leftarrow \max(1, \min(w, n/2))`. :math:`w` starts at
+:data:`INITIAL_LIMIT` and returns there (slow start again) when a kind of request the endpoint
+has not been sent yet begins (item attributes after implicit feedback, ...): a kind ten times
+slower than the last must not inherit the window the fast one earned. Latency is judged only
+against the timeout, never against the fastest answer seen: a client that is itself CPU-bound
+(hundreds of requests/s) sees its own queueing as latency, and cutting then only costs
+throughput. A parallel server (vLLM, OpenAI) climbs to the ceiling within a few round trips;
+a serial one settles where each answer waits at most ~T.
 
 **Connection lanes.** httpcore scans its whole pool on every request (O(connections)), which
 cost ~2 ms a request at 64 connections; an endpoint therefore spreads its connections over
@@ -49,10 +50,7 @@ __all__ = ["AdaptiveLimit", "Endpoint", "EndpointPool", "CONNECTIONS_PER_LANE"]
 log = logging.getLogger(__name__)
 
 CONNECTIONS_PER_LANE = 16
-INITIAL_LIMIT = 4
-_BASE_DRIFT = 1.01  # L_0 grows 1 % per answer unless a faster one comes
-_QUEUEING = 3.0  # averaged latency this many times L_0 means requests queue at the server
-_SMOOTHING = 0.2  # weight of the newest answer in the averaged latency L
+INITIAL_LIMIT = 2
 
 
 class AdaptiveLimit:
@@ -70,36 +68,33 @@ class AdaptiveLimit:
         self.limit = float(min(ceiling, INITIAL_LIMIT) if adaptive else ceiling)
         self.slow_start = True
         self.decreases = 0
-        self.base: dict[str, float] = {}  # no-load latency L_0 per kind of request
-        self.smoothed: dict[str, float] = {}  # exponential average of the latency per kind
+        self.kinds: set[str] = set()  # kinds of request sent to this endpoint so far
 
     @property
     def allowed(self) -> int:
         """Requests this endpoint may have in flight now (>= 1)."""
         return max(1, min(self.ceiling, int(self.limit)))
 
-    def on_answer(self, latency: float, sent_with: int, kind: str = "") -> None:
+    def on_send(self, kind: str) -> None:
+        """A request of ``kind`` leaves: the first of a new kind restarts from the initial window."""
+        if self.adaptive and kind not in self.kinds:
+            self.kinds.add(kind)
+            if self.limit > INITIAL_LIMIT:
+                self.limit, self.slow_start = float(INITIAL_LIMIT), True
+
+    def on_answer(self, latency: float, sent_with: int) -> None:
         """An answer came back after ``latency`` s; ``sent_with`` were in flight when it left."""
         if not self.adaptive:
             return
-        latency = max(latency, 1e-6)
-        base = min(latency, self.base.get(kind, latency) * _BASE_DRIFT)
-        self.base[kind] = base
-        smoothed = self.smoothed.get(kind, latency) * (1 - _SMOOTHING) + latency * _SMOOTHING
-        self.smoothed[kind] = smoothed
-        gradient = base / smoothed  # smoothed: one slow answer (a GC pause, a long reply) is not queueing
         if latency > self.target:
             self._decrease(sent_with * self.target / latency)
-        elif gradient < 1 / _QUEUEING:
-            self._decrease(_QUEUEING * gradient * sent_with)
-        elif gradient >= 0.8 and latency <= self.target / 2 and sent_with >= self.allowed:  # a full window
+        elif latency <= self.target / 2 and sent_with >= self.allowed:  # only a full window says more fits
             self.limit = min(float(self.ceiling), self.limit + (1.0 if self.slow_start else 1.0 / self.limit))
 
     def on_overload(self, sent_with: int) -> None:
         """A timeout, 429 or 503: halve (relative to what was in flight)."""
-        if not self.adaptive:
-            return
-        self._decrease(sent_with / 2)
+        if self.adaptive:
+            self._decrease(sent_with / 2)
 
     def _decrease(self, to: float) -> None:
         new = max(1.0, min(self.limit, to))
@@ -208,13 +203,15 @@ class EndpointPool:
         open_ = [e for e in awake if e.in_flight < e.limit.allowed]
         return min(open_, key=lambda e: e.in_flight) if open_ else None
 
-    async def acquire(self, pinned: Endpoint | None = None) -> Slot:
-        """Wait for room on an endpoint (``pinned``, else the pool's choice) and take it."""
+    async def acquire(self, pinned: Endpoint | None = None, kind: str = "") -> Slot:
+        """Wait for room on an endpoint (``pinned``, else the pool's choice) and take it for a
+        request of ``kind`` (a new kind restarts that endpoint's slow start, see the module)."""
         if self._cond is None:
             self._cond = asyncio.Condition()
         async with self._cond:
             while (endpoint := self._choose(pinned)) is None:
                 await self._cond.wait()
+            endpoint.limit.on_send(kind)
             lane = min(range(len(endpoint.lanes)), key=endpoint.lane_in_flight.__getitem__)
             endpoint.lane_in_flight[lane] += 1
             endpoint.in_flight += 1
@@ -222,14 +219,14 @@ class EndpointPool:
             self.in_flight += 1
             return Slot(endpoint, lane, endpoint.in_flight, time.monotonic())
 
-    async def release(self, slot: Slot, failed: str | None, kind: str = "", overloaded: bool = False) -> None:
+    async def release(self, slot: Slot, failed: str | None, overloaded: bool = False) -> None:
         """Give the slot back; ``failed`` names the failure kind (``None``: an answer came back)."""
         endpoint = slot.endpoint
         endpoint.lane_in_flight[slot.lane] -= 1
         endpoint.in_flight -= 1
         self.in_flight -= 1
         if failed is None:
-            endpoint.limit.on_answer(time.monotonic() - slot.started, slot.sent_with, kind)
+            endpoint.limit.on_answer(time.monotonic() - slot.started, slot.sent_with)
         elif overloaded:
             endpoint.limit.on_overload(slot.sent_with)
         self._health(endpoint, failed)

@@ -18,7 +18,6 @@ from recdenoise.llm.commands import (
 )
 from recdenoise.llm.mock_server import MockOpenAIServer
 
-pytest.importorskip("recdenoise.data.registry")
 
 
 def _args(*argv: str) -> argparse.Namespace:

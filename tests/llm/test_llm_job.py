@@ -180,11 +180,12 @@ def test_api_key_never_written_or_logged(tmp_path, data, caplog, monkeypatch):
 
 
 def test_output_is_readable_by_the_llmrec_recipe(tmp_path, data):
-    llmrec = pytest.importorskip("recdenoise.llmrec")
+    from recdenoise.llm.augment_dir import load_augment_dir  # what `--method llmrec --augment DIR` reads
+
     train, cand = data
     with MockOpenAIServer(embedding_dim=8) as server:
         augment(train, cand, tmp_path, _llm(server), _cfg())
-    loaded = llmrec.load_augment_dir(tmp_path, train)
+    loaded = load_augment_dir(tmp_path, train)
     assert loaded.num_edges == NUM_USERS
     assert {name: arr.shape for name, arr in loaded.features.items()} == {
         "item_text": (NUM_ITEMS, 8),
