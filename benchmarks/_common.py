@@ -5,11 +5,15 @@ Kept out of the library on purpose: PyG is only a *peer* here, to compare agains
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import socket
 import statistics
+import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Callable
 
@@ -148,5 +152,32 @@ def set_threads(threads: int | None) -> None:
 def env_line(device: torch.device) -> str:
     import torch_geometric
 
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} torch threads"
+    where = (
+        torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} torch threads"
+    )
     return f"torch {torch.__version__}, torch_geometric {torch_geometric.__version__}, {where}, python {sys.version.split()[0]}"
+
+
+@contextlib.contextmanager
+def mock_server_process(*flags: str, wait_s: float = 20.0):
+    """``recdenoise serve-mock FLAGS`` in its own process on a free loopback port; yields its
+    base URL once ``/v1/models`` answers, and kills it on exit (a server never shares the
+    measured client's process)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "recdenoise", "serve-mock", "--port", str(port), *flags]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{url}/models", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)

@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import mock_server_process  # noqa: E402
 
 CHILD = r"""
 import json, resource, sys, time
@@ -50,12 +50,6 @@ print(json.dumps({"baseline_mib": base / 1024, "peak_mib": peak / 1024, "seconds
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _child(phase: str, arg: str, out: Path) -> dict:
     proc = subprocess.run(
         [sys.executable, "-c", CHILD, phase, arg, str(out)], capture_output=True, text=True, timeout=600
@@ -66,22 +60,8 @@ def _child(phase: str, arg: str, out: Path) -> dict:
 
 
 def _job(tmp: Path) -> dict:
-    port = _free_port()
-    cmd = [sys.executable, "-m", "recdenoise", "serve-mock", "--port", str(port)]
-    cmd += ["--faults", "huge_reply", "--fault-rate", "1"]
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}/v1"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{url}/models", timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with mock_server_process("--faults", "huge_reply", "--fault-rate", "1") as url:
         return _child("job", url, tmp / "job")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def _cache(tmp: Path, records: int) -> dict:

@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import mock_server_process  # noqa: E402
 
 from recdenoise.llm.cache import JsonlCache
 from recdenoise.llm.client import LLMClient, LLMConfig
@@ -67,29 +67,6 @@ async def _run(base_url: str, concurrency: int, n: int, folder: Path, adaptive: 
     return n / seconds
 
 
-@contextlib.contextmanager
-def _mock_process(latency_ms: float):
-    """``recdenoise serve-mock`` in its own process (a server is never in the client's process)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    code = "import sys; from recdenoise.cli import main; sys.exit(main(sys.argv[1:]))"
-    cmd = [sys.executable, "-c", code, "serve-mock", "--port", str(port), "--latency-ms", str(latency_ms)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{url}/models", timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-ms", type=float, default=100.0)
@@ -106,7 +83,9 @@ def main() -> None:
     server = MockOpenAIServer(latency=latency) if args.in_process else None
     with (
         server or contextlib.nullcontext(),
-        _mock_process(args.latency_ms) if server is None else contextlib.nullcontext(server.base_url) as url,
+        mock_server_process("--latency-ms", str(args.latency_ms))
+        if server is None
+        else contextlib.nullcontext(server.base_url) as url,
         tempfile.TemporaryDirectory() as tmp,
     ):
         for c in (int(x) for x in args.concurrency.split(",")):
