@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -174,6 +175,12 @@ async def _embed_all(
             ok = [o for o in outcomes if o.ok and o.kind == _KIND_OF[aug]]
             index = np.array([int(o.task_id.rsplit(":", 1)[1]) for o in ok], dtype=np.int64)
             jobs.append((stem, index, [attributes_text(o.value) for o in ok], size))
+            if aug == "items":  # LLMRec embeds each attribute field on its own too (one shared projection)
+                for name in sorted({k for o in ok for k in o.value}):
+                    have = [(i, o.value[name]) for i, o in zip(index, ok) if name in o.value]
+                    rows = np.array([i for i, _ in have], dtype=np.int64)
+                    field = re.sub(r"[^A-Za-z0-9]", "", name) or "field"
+                    jobs.append((f"{stem}_{field}", rows, [attributes_text({name: v}) for _, v in have], size))
     files: list[str] = []
     shapes: dict[str, list[int]] = {}
     for stem, index, texts, size in jobs:

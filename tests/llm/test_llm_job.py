@@ -192,6 +192,12 @@ def test_output_is_readable_by_the_llmrec_recipe(tmp_path, data):
         "item_attributes": (NUM_ITEMS, 8),
         "user_profile": (NUM_USERS, 8),
     }
+    # per-field attribute features, as LLMRec embeds them (item_attribute_<field>_features.npy)
+    assert {f: arr.shape for f, arr in loaded.attribute_fields.items()} == {
+        "country": (NUM_ITEMS, 8),
+        "director": (NUM_ITEMS, 8),
+        "language": (NUM_ITEMS, 8),
+    }
 
 
 def test_rejected_credentials_stop_the_job(tmp_path, data):
