@@ -9,7 +9,9 @@ Rows (LightGCN backbone, BPR):
   dropped per batch (``prune_keep="smallest"``, the paper's intent);
 * ``+ side features``: ... and ID embeddings fused with the projected text features
   (item text, augmented item attributes, augmented user profiles);
-* ``+ side features + MAE``: ... and masked feature reconstruction (``mask_rate``).
+* ``+ side features + MAE``: ... and masked feature reconstruction (``mask_rate``);
+* ``LLMRec reference recipe``: ``--method llmrec-reference``, the reference code's recipe
+  (all triples pruned, largest kept, its feature weights and side-channel losses).
 
 An augment dir belongs to one training split. Every seed therefore trains on the split
 of ``--split-seed`` (``data.split_seed``; the seed changes the initialisation and the
@@ -63,6 +65,8 @@ def variants(args: argparse.Namespace) -> dict[str, Optional[dict[str, Any]]]:
         f"+ side features + MAE (mask {args.mask_rate:g})": {
             **features, "mask_rate": args.mask_rate, "mae_weight": args.mae_weight,
         },
+        # the reference code's whole recipe (prune all triples, keep largest, its weights and side channels)
+        "LLMRec reference recipe (llmrec-reference)": {"method": "llmrec-reference"},
     }  # fmt: skip
     wanted = lambda name: args.only is None or any(name.startswith(o) for o in args.only)  # noqa: E731
     return {name: opts for name, opts in rows.items() if wanted(name)}
@@ -84,6 +88,8 @@ def make_config(args: argparse.Namespace, dataset: str, seed: int, split_seed: O
         "eval.ks": (20,), "eval.metrics": ("recall", "ndcg"), "seed": seed, "output_dir": str(output),
     }  # fmt: skip
     if options is not None:
+        options = dict(options)
+        over["method.name"] = options.pop("method", "bpr")
         over["augment.dir"] = augment_dir
         over["augment.options"] = {k: v for k, v in options.items() if v is not None}
     return apply_overrides(RunConfig(), over)
