@@ -113,6 +113,7 @@ class LLMClient:
         self._embedding_dim = config.embedding_dim
         self.structured = None if config.structured == "auto" else config.structured
         self.probe: dict = {}
+        self._refusals_logged: set[int] = set()
         self.usage = UsageStats()
 
     def __repr__(self) -> str:  # deliberately without the key
@@ -246,6 +247,15 @@ class LLMClient:
                     f"{where} answered 404 for model {self.config.model!r}; check --base-url (it usually ends "
                     "in /v1) and --model"
                 ) from None
+            if status not in self._refusals_logged:  # say once what the server objects to (a prompt over
+                self._refusals_logged.add(status)  # its context window, an unknown parameter, ...)
+                log.warning(
+                    "%s refused a request with HTTP %d: %s (such tasks fail as http_%d; a rerun asks again)",
+                    redact_url(url),
+                    status,
+                    str(getattr(exc, "message", exc))[:300],
+                    status,
+                )
             return f"http_{status}", False
         return "bad_response", False
 

@@ -1,4 +1,4 @@
-"""The endpoint pool's adaptive concurrency: the limit rule, and a job against a serial server."""
+"""Adaptive concurrency per endpoint (llm/pool.py): the limit rule, lanes, a job against a serial server."""
 
 from __future__ import annotations
 
@@ -127,3 +127,24 @@ def test_serial_server_within_timeout_only_when_adaptive(tmp_path, adaptive):
         assert limit.allowed <= 4  # 0.15 s answers, 0.5 s latency target: at most ~3 fit
     else:
         assert usage.errors.get("timeout", 0) > 0
+
+
+def test_a_refusing_server_is_explained_once(tmp_path, caplog):
+    """HTTP 400 (here: a response_format the server lacks; on llama.cpp also a prompt over the
+    context window) fails each task as ``http_400`` and logs the server's reason once."""
+
+    async def main(url):
+        cfg = LLMConfig(base_url=url, model="m", concurrency=4, structured="json_schema", retries=0)
+        with JsonlCache(tmp_path / "c.jsonl") as cache:
+            async with LLMClient(cfg) as client:
+                tasks = [
+                    ChatTask(t.task_id, t.kind, t.prompt_version, t.messages, t.parse, schema={"type": "object"})
+                    for t in _tasks(5)
+                ]
+                return (await run_chat_tasks(tasks, client, cache, progress=False))[1]
+
+    with MockOpenAIServer(response_formats=("json_object",)) as server, caplog.at_level("WARNING"):
+        report = asyncio.run(main(server.base_url))
+    assert report.failures == {"http_400": 5}
+    refusals = [r for r in caplog.records if "refused a request with HTTP 400" in r.getMessage()]
+    assert len(refusals) == 1 and "not supported" in refusals[0].getMessage()
