@@ -302,10 +302,13 @@ class LLMClient:
             slot = await self.pool.acquire(pinned, kind)
             self.usage.requests_sent += 1
             failed, overloaded = "cancelled", False  # what release() hears unless changed below
-            try:
-                result = await self._send(slot.sdk, path, body, check)
+            try:  # one deadline for the whole attempt: httpx's timeout is per read, so a server
+                # dripping a byte at a time would otherwise hold the task forever
+                result = await asyncio.wait_for(self._send(slot.sdk, path, body, check), cfg.timeout)
                 failed = None
                 return result
+            except asyncio.TimeoutError:
+                failed, overloaded, retryable, reason = "timeout", True, True, "timeout"
             except ReplyError as exc:
                 self._reached = True
                 self.usage.errors[exc.kind] += 1

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from .prompts import extract_data_block
 
-__all__ = ["FAULT_KINDS", "HOSTILE_KINDS", "RESPONSE_FORMATS", "mock_chat_answer", "schema_instance"]
+__all__ = ["FAULT_KINDS", "HOSTILE_KINDS", "TRICKLE", "RESPONSE_FORMATS", "mock_chat_answer", "schema_instance"]
 
 FAULT_KINDS = ("rate_limit", "server_error", "timeout", "malformed", "out_of_candidates", "duplicate", "schema")
 _TRANSPORT_FAULTS = ("rate_limit", "server_error", "timeout")
@@ -41,7 +41,9 @@ _HOSTILE_CHAT = {
     "nan_usage": lambda r: json.dumps(r).encode().replace(b'"total_tokens": ', b'"total_tokens": NaN, "x": '),
 }
 _HOSTILE_EMBEDDINGS = ("nan_embedding", "wrong_width_embedding")
-HOSTILE_KINDS = tuple(_HOSTILE_CHAT) + _HOSTILE_EMBEDDINGS
+#: A valid chat reply sent one byte every 50 ms: no single read waits long, the whole never ends in time.
+TRICKLE = "trickle_reply"
+HOSTILE_KINDS = (*_HOSTILE_CHAT, TRICKLE, *_HOSTILE_EMBEDDINGS)
 RESPONSE_FORMATS = ("json_schema", "json_object_schema", "json_object")
 
 

@@ -61,6 +61,7 @@ from .mock_answers import (  # noqa: F401  (re-exported)
     _TRANSPORT_FAULTS,
     FAULT_KINDS,
     HOSTILE_KINDS,
+    TRICKLE,
     RESPONSE_FORMATS,
     _embedding,
     _format_kind,
@@ -197,7 +198,7 @@ class MockOpenAIServer:
             return None
         applicable = set(_TRANSPORT_FAULTS)
         if path.endswith("/chat/completions"):
-            applicable |= {"malformed", *_HOSTILE_CHAT}
+            applicable |= {"malformed", TRICKLE, *_HOSTILE_CHAT}
             applicable |= {"out_of_candidates", "duplicate"} if task == "implicit_feedback" else {"schema"}
         else:
             applicable |= set(_HOSTILE_EMBEDDINGS)
@@ -288,7 +289,7 @@ def _make_handler(server: MockOpenAIServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, fmt: str, *args: Any) -> None:  # no stderr chatter; no headers logged
             log.debug("mock: " + fmt, *args)
 
-        def _send(self, status: int, payload: dict | bytes, extra: dict | None = None) -> None:
+        def _send(self, status: int, payload: dict | bytes, extra: dict | None = None, drip: float = 0.0) -> None:
             data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
             try:
                 self.send_response(status)
@@ -297,7 +298,12 @@ def _make_handler(server: MockOpenAIServer) -> type[BaseHTTPRequestHandler]:
                 for k, v in (extra or {}).items():
                     self.send_header(k, v)
                 self.end_headers()
-                self.wfile.write(data)
+                if not drip:
+                    self.wfile.write(data)
+                for i in range(len(data) if drip else 0):  # one byte per `drip` seconds (the TRICKLE fault)
+                    self.wfile.write(data[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(drip)
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True  # the client gave up (e.g. a timeout fault)
 
@@ -354,6 +360,8 @@ def _make_handler(server: MockOpenAIServer) -> type[BaseHTTPRequestHandler]:
             if path == "/v1/embeddings":
                 return self._send(200, json.dumps(server.embeddings(body, fault), allow_nan=True).encode())
             reply = server.chat(body, fault)
+            if fault == TRICKLE:
+                return self._send(200, reply, drip=0.05)
             return self._send(200, _HOSTILE_CHAT[fault](reply) if fault in _HOSTILE_CHAT else reply)
 
     return Handler

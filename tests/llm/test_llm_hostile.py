@@ -38,6 +38,7 @@ EXPECTED = {
     "content_integer": "reply_content_type",
     "content_object": "reply_content_type",
     "huge_reply": "reply_too_large",
+    "trickle_reply": "timeout",  # a byte every 50 ms: each read is quick, the attempt's deadline is not
     "nan_usage": "reply_nonfinite",
     "nan_embedding": "reply_nonfinite",
     "wrong_width_embedding": "reply_embedding_shape",
@@ -48,7 +49,7 @@ TASKS = USERS + ITEMS + USERS
 
 
 def test_every_hostile_kind_is_covered():
-    assert set(EXPECTED) == set(HOSTILE_KINDS) and set(EXPECTED.values()) <= set(REPLY_FAILURE_KINDS)
+    assert set(EXPECTED) == set(HOSTILE_KINDS) and set(EXPECTED.values()) <= {*REPLY_FAILURE_KINDS, "timeout"}
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +68,9 @@ def test_hostile_reply_is_a_counted_task_failure(tmp_path, data, kind, capsys):
     train, cand = data
     embedder = "openai" if kind in EMBEDDING_KINDS else "none"
     cfg = AugmentConfig(embedder=embedder, progress=False, max_attempts=2, items=tuple(range(ITEMS)))
+    fast = {"timeout": 0.5, "retries": 0} if kind == "trickle_reply" else {}
     with MockOpenAIServer(faults=(kind,), fault_rate=1.0, embedding_dim=8) as bad:
-        result = augment(train, cand, tmp_path, _llm(bad), cfg)  # no exception: the job finishes
+        result = augment(train, cand, tmp_path, _llm(bad, **fast), cfg)  # no exception: the job finishes
     counts = result.manifest["counts"]
     if kind in EMBEDDING_KINDS:
         assert counts["failed"] == 0 and result.manifest["features"]["failed"] == EXPECTED[kind]
