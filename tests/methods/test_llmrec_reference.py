@@ -11,7 +11,6 @@ import torch
 import torch.nn.functional as F
 
 from recdenoise.errors import ConfigError
-from recdenoise.graph import BipartiteGraph
 from recdenoise.losses.llmrec import SideChannelLoss
 from recdenoise.methods import build_method, method_options
 from recdenoise.methods.llmrec import LLMRecOptions, LLMRecReferenceOptions, load_augment_dir

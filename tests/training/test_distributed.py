@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 
 import pytest
-import torch
 
 dist = pytest.importorskip("torch.distributed")
 if not dist.is_available() or not dist.is_gloo_available():
