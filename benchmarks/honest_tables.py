@@ -12,6 +12,10 @@ writes into ``--out``:
   and each baseline's absolute Recall@20 under each.
 
     python benchmarks/honest_tables.py runs/honest-grid runs/honest-grid-nat --out docs/results/honest
+
+A later grid that holds a method in a setting (dataset, noise, backbone) *replaces* that method's
+cells of the earlier grids in that setting, every seed of them: a rerun with changed defaults
+(``runs/honest-grid-v2`` for DCF / UDT / DeCA) is never averaged with the runs it supersedes.
 """
 
 from __future__ import annotations
@@ -26,18 +30,27 @@ from recdenoise.bench.grid import load_cells
 from recdenoise.reporting.selection import selection_markdown, selection_rows, selection_summary
 from recdenoise.reporting.summary import PLAIN_METHODS
 
-METHOD_ORDER = {m: i for i, m in enumerate(("bpr", "pld", "nbpo", "udt", "deca", "bce", "tce", "rce", "dcf"))}
+METHOD_ORDER = {m: i for i, m in enumerate(("bpr", "pld", "nbpo", "bce", "tce", "rce", "dcf", "udt", "deca"))}
 COLUMNS = (("clean", "metric", "today: clean valid, R@20 pick"), ("noisy", "metric", "noisy valid, R@20 pick"),
            ("noisy", "loss", "noisy valid, loss pick"), ("noisy", "trimmed_loss", "noisy valid, ERM_RE pick"))  # fmt: skip
 
 
 def load_protocols(grids: list[Path]) -> dict[str, list]:
+    """Finished cells per protocol; a (setting, method) found in a later grid drops it from the earlier ones."""
     cells: dict[str, list] = {}
     for grid in grids:
         for protocol, folder in (("both", grid / "valid-both"), ("noisy", grid / "valid-noisy"), ("clean", grid)):
-            if folder.is_dir():
-                cells.setdefault(protocol, []).extend(load_cells(folder))
+            if not folder.is_dir():
+                continue
+            found = load_cells(folder)
+            rerun = {_group(key) for key, _ in found}
+            kept = [(key, record) for key, record in cells.get(protocol, []) if _group(key) not in rerun]
+            cells[protocol] = kept + found
     return cells
+
+
+def _group(key) -> tuple:
+    return (key.dataset, key.noise, key.ratio, key.backbone, key.method)
 
 
 def survival_markdown(summary, metric: str = "recall@20") -> str:
@@ -96,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                        + selection_markdown(summary, m) for m in ("recall@20", "ndcg@20"))  # fmt: skip
     (args.out / "table_selection.md").write_text(text, encoding="utf-8")
     (args.out / "table_selection.csv").write_text(summary.to_csv(index=False, float_format="%.6g"), encoding="utf-8")
-    survival = ("Test Recall@20: baselines (bold) absolute, methods as Δ vs their baseline (bpr, or bce for T-CE/R-CE/DCF) "
+    survival = ("Test Recall@20: baselines (bold) absolute, methods as Δ vs their baseline (bpr, or bce for T-CE/R-CE/DCF/UDT/DeCA) "
                 "selected the same way\n\n" + survival_markdown(summary))  # fmt: skip
     (args.out / "table_survival.md").write_text(survival, encoding="utf-8")
     sys.stdout.write(survival)

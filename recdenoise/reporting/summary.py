@@ -14,7 +14,7 @@ backbone:
     \\Delta = 100 \\cdot \\frac{\\bar m_{method} - \\bar m_{baseline}}{\\bar m_{baseline}} \\;\\%
 
 The baseline is the plain trainer with the same loss: ``bpr`` for BPR-based methods (PLD,
-NBPO) and ``bce`` for the BCE-based T-CE / R-CE of the DenoisingRec paper; when a grid has no
+NBPO) and ``bce`` for the BCE-based T-CE / R-CE of the DenoisingRec paper and DCF / UDT / DeCA; when a grid has no
 ``bce`` cells, ``bpr`` is used instead and the ``baseline`` column says so.
 """
 
@@ -43,8 +43,11 @@ __all__ = [
 
 KEY_COLUMNS = ["dataset", "noise", "ratio", "backbone", "method"]
 
-DEFAULT_BASELINES: dict[str, str] = {"pld": "bpr", "nbpo": "bpr", "tce": "bce", "rce": "bce", "dcf": "bce"}
-"""Preferred baseline per method (methods not listed, and the baselines themselves, have none)."""
+DEFAULT_BASELINES: dict[str, str] = {
+    "pld": "bpr", "nbpo": "bpr", "tce": "bce", "rce": "bce", "dcf": "bce", "udt": "bce", "deca": "bce",
+}  # fmt: skip
+"""Preferred baseline per method: the plain trainer with the loss of the method's default (UDT and DeCA
+are pointwise BCE since they follow the authors' code; methods not listed fall back to ``bpr``)."""
 
 PLAIN_METHODS = ("bpr", "bce")
 

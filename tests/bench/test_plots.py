@@ -126,3 +126,13 @@ def test_ratio_plot_needs_ratios(tmp_path):
     summary = summarize(collect_rows([c for c in _cells() if c[0].noise == "natural"]))
     with pytest.raises(ConfigError):
         plot_metric_vs_ratio(summary, tmp_path / "x.png")
+
+
+@pytest.mark.parametrize("method", ["dcf", "udt", "deca"])
+def test_field_denoisers_compared_with_bce(method):
+    """DCF, UDT and DeCA train pointwise BCE by default (the authors' code), so BCE is their baseline."""
+    cells = [c for c in _cells() if c[0].method in ("bpr", "bce")]
+    cells.append((CellKey("d", "injected", 0.2, "mf", method, 0), _record(0.12, 0.06)))
+    summary = summarize(collect_rows(cells))
+    row = summary[summary["method"] == method].iloc[0]
+    assert row["baseline"] == "bce" and row["recall@20_rel"] == pytest.approx(20.0)
