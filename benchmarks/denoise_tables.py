@@ -14,7 +14,9 @@ Several grid folders are read together (a grid run in parts). ``--previous`` mer
 are kept as they are, and its other rows only where the grids have no cell of that setting
 and method, labelled *(old defaults)* in the method column; every Δ is recomputed against the
 merged baselines. Rows of the grids' methods are labelled with the ``--label`` given (e.g. the
-revision whose defaults they ran). The validation-curve figures need every cell's history, so
+revision whose defaults they ran); ``table.csv`` says where each row comes from in its
+``defaults`` column (``new``, ``previous``, ``old``), and ``table_revision.md`` puts every new row
+beside the earlier row of the same setting and method. The validation-curve figures need every cell's history, so
 with ``--previous`` they are not redrawn.
 
     python benchmarks/denoise_tables.py runs/grid-a runs/grid-b --previous docs/results/denoise/table.csv \
@@ -65,7 +67,46 @@ def _merge_previous(summary, previous, keep: set[str]):
     stale = prev[~prev["method"].isin(keep) & ~prev["_key"].isin(have)]
     parts = [summary.assign(defaults="new"), kept.assign(defaults="previous"), stale.assign(defaults="old")]
     merged = pd.concat([p.drop(columns="_key", errors="ignore") for p in parts], ignore_index=True)
-    return compare_to_baselines(merged, METRICS)
+    merged = compare_to_baselines(merged, METRICS)
+    front = ["dataset", "noise", "ratio", "backbone", "method", "seeds", "defaults", "baseline"]
+    return merged[front + [c for c in merged.columns if c not in front]]
+
+
+def _setting(row) -> str:
+    noise = "natural" if row["noise"] == "natural" else f"{row['ratio']:.0%} {row['noise']}"
+    return f"{row['backbone']}, {noise}"
+
+
+def _mean_std(row, metric: str) -> str:
+    if row is None:
+        return "—"
+    std = row[f"{metric}_std"]
+    return f"{row[f'{metric}_mean']:.4f}" + ("" if np.isnan(std) else f" ± {std:.4f}")
+
+
+def _rel(row) -> str:
+    return "—" if row is None or np.isnan(row["recall@20_rel"]) else f"{row['recall@20_rel']:+.1f} %"
+
+
+def _before_after(merged, previous) -> str:
+    """Markdown: each new row next to the earlier row of the same setting and method."""
+    lines = [
+        "| setting | method | seeds (after) | before: Recall@20 | after: Recall@20 | after: NDCG@20 | Δ Recall@20 vs baseline, before → after |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    ratio = previous["ratio"].astype(float).fillna(-1.0)
+    for _, row in _ordered(merged[merged["defaults"] == "new"]).sort_values("noise", kind="stable").iterrows():
+        same = previous[
+            (previous["dataset"] == row["dataset"]) & (previous["noise"] == row["noise"])
+            & (previous["backbone"] == row["backbone"]) & (previous["method"] == row["method"])
+            & np.isclose(ratio, -1.0 if np.isnan(row["ratio"]) else row["ratio"])
+        ]  # fmt: skip
+        before = same.iloc[0] if len(same) else None
+        lines.append(
+            f"| {_setting(row)} | {row['method']} | {int(row['seeds'])} | {_mean_std(before, 'recall@20')} | "
+            f"{_mean_std(row, 'recall@20')} | {_mean_std(row, 'ndcg@20')} | {_rel(before)} → {_rel(row)} vs {row['baseline']} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def _labelled(frame, label: str):
@@ -100,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         written = {}
         (args.out / "table.csv").write_text(to_csv(summary), encoding="utf-8")
         (args.out / "table.md").write_text(to_markdown(_ordered(_labelled(summary, args.label)), METRICS), encoding="utf-8")
+        previous = compare_to_baselines(pd.read_csv(args.previous), METRICS)
+        (args.out / "table_revision.md").write_text(_before_after(summary, previous), encoding="utf-8")
         summary = _labelled(summary, args.label)
     tables = {}
     main_ratio = 0.2
