@@ -35,6 +35,7 @@ __all__ = [
     "KEY_COLUMNS",
     "collect_rows",
     "summarize",
+    "compare_to_baselines",
     "to_markdown",
     "to_csv",
     "record_metrics",
@@ -186,7 +187,6 @@ def summarize(
     """
     if rows.empty:
         raise ConfigError("no finished cells to summarise")
-    baselines = dict(DEFAULT_BASELINES if baselines is None else baselines)
     frame = rows.copy()
     # groupby drops NaN keys: natural noise has no ratio, so group on a filled copy
     frame["_ratio"] = frame["ratio"].astype(float).fillna(-1.0)
@@ -201,9 +201,33 @@ def summarize(
         out["best_epoch_mean"] = grouped["best_epoch"].mean().to_numpy()
     for c in diag_cols:
         out[c] = grouped[c].mean().to_numpy()
-    # relative change vs the baseline of the same dataset / noise / backbone
+    out["ratio"] = out["_ratio"].where(out["_ratio"] >= 0, np.nan)
+    out = compare_to_baselines(out.drop(columns="_ratio"), metrics, baselines)
+    front = KEY_COLUMNS + ["seeds", "baseline"]
+    return out[front + [c for c in out.columns if c not in front]]
+
+
+def compare_to_baselines(
+    summary: pd.DataFrame,
+    metrics: Sequence[str] = ("recall@20", "ndcg@20"),
+    baselines: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """(Re)fill ``baseline`` and ``<m>_rel`` of a summary against the baseline rows it holds.
+
+    Every row is compared with its baseline on the same dataset, noise, ratio and backbone
+    (see :func:`summarize`); use it after concatenating summaries of different grids (a
+    table whose baselines were run earlier than the methods).
+
+    Shapes:
+        ``summary``: ``[groups, C]`` with ``KEY_COLUMNS`` and ``<m>_mean`` -> the same rows.
+    """
+    baselines = dict(DEFAULT_BASELINES if baselines is None else baselines)
+    out = summary.reset_index(drop=True).copy()
+    out["_ratio"] = out["ratio"].astype(float).fillna(-1.0)  # natural noise has no ratio
     setting = ["dataset", "noise", "_ratio", "backbone"]
     means = out.set_index(setting + ["method"])
+    if not means.index.is_unique:
+        raise ConfigError(f"summary has repeated rows: {sorted(set(means.index[means.index.duplicated()]))}")
     out["baseline"] = ""
     for m in metrics:
         out[f"{m}_rel"] = np.nan
@@ -217,10 +241,7 @@ def summarize(
         for m in metrics:
             denom = base_row[f"{m}_mean"]
             out.at[idx, f"{m}_rel"] = 100.0 * (row[f"{m}_mean"] - denom) / denom if denom else np.nan
-    out["ratio"] = out["_ratio"].where(out["_ratio"] >= 0, np.nan)
-    out = out.drop(columns="_ratio")
-    front = KEY_COLUMNS + ["seeds", "baseline"]
-    return out[front + [c for c in out.columns if c not in front]]
+    return out.drop(columns="_ratio")
 
 
 # --------------------------------------------------------------------------- rendering

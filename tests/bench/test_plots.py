@@ -15,7 +15,7 @@ from recdenoise.reporting.plots import (
     within_user_percentile,
     within_user_zscore,
 )
-from recdenoise.reporting.summary import CellKey, collect_rows, summarize, to_csv, to_markdown
+from recdenoise.reporting.summary import CellKey, collect_rows, compare_to_baselines, summarize, to_csv, to_markdown
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -79,6 +79,22 @@ def test_markdown_and_csv_render():
     assert "0.1100 ± 0.0141" in md and "+18.2%" in md and "loss AUC" in md and "0.800" in md and "0.100" in md
     csv = pd.read_csv(pd.io.common.StringIO(to_csv(summary)))
     assert list(csv["method"]) == list(summary["method"])
+
+
+def test_compare_to_baselines_across_summaries():
+    # baselines summarised from one grid, the methods from another: the same Δ as one grid
+    cells = _cells()
+    plain = [c for c in cells if c[0].method in ("bpr", "bce")]
+    methods = [c for c in cells if c[0].method not in ("bpr", "bce")]
+    merged = pd.concat([summarize(collect_rows(plain)), summarize(collect_rows(methods))], ignore_index=True)
+    merged = compare_to_baselines(merged)
+    whole = summarize(collect_rows(cells))
+    key = ["noise", "method"]
+    left, right = merged.set_index(key).sort_index(), whole.set_index(key).sort_index()
+    assert list(left["baseline"]) == list(right["baseline"])
+    np.testing.assert_allclose(left["recall@20_rel"], right["recall@20_rel"])
+    with pytest.raises(ConfigError, match="repeated"):
+        compare_to_baselines(pd.concat([merged, merged], ignore_index=True))
 
 
 def test_summarize_rejects_empty():
