@@ -249,6 +249,8 @@ def test_augment_job_output_trains(tmp_path):
         )  # fmt: skip
     options = {**OPTIONS, "aug_rate": 0.2}
     model, parts, graph = build_llmrec_parts(tmp_path / "aug", split, embedding_dim=8, num_layers=1, batch_size=32, options=options)
-    assert isinstance(model, FeatureFusion) and model.num_features == 3 and parts.sampler.num_augmented > 0
+    # user profile + item text + one feature per attribute field (the job writes director/country/language
+    # files, and attribute_encoding="auto" takes them through one shared projection, as the reference)
+    assert isinstance(model, FeatureFusion) and model.num_features == 5 and parts.sampler.num_augmented > 0
     trainer = Trainer(model, graph, parts.sampler, parts.objective, lr=0.01, evaluator=Evaluator(ks=(5,)), valid=split.valid, train=split.train, monitor="recall@5")
     assert all(math.isfinite(h["loss"]) for h in trainer.fit(2).history)
