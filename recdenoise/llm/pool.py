@@ -127,11 +127,6 @@ class Endpoint:
     def __post_init__(self) -> None:
         self.lane_in_flight = [0] * len(self.lanes)
 
-    @property
-    def sdk(self) -> Any:
-        """The first lane (for calls outside the request path)."""
-        return self.lanes[0]
-
     def to_dict(self) -> dict:
         return {
             "base_url": redact_url(self.url),

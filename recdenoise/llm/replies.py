@@ -18,7 +18,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, AsyncIterator
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +29,6 @@ __all__ = [
     "ReplyError",
     "ReplyLimits",
     "capped_transport",
-    "read_capped",
     "load_json",
     "chat_reply",
     "embeddings_reply",
@@ -70,17 +69,6 @@ class ReplyLimits:
     max_depth: int = 32
     max_int_digits: int = 20
     max_content_chars: int = 32_768
-
-
-async def read_capped(chunks: AsyncIterator[bytes], max_bytes: int) -> bytes:
-    """Join ``chunks`` into bytes, raising ``reply_too_large`` as soon as they pass ``max_bytes``."""
-    parts, size = [], 0
-    async for chunk in chunks:
-        size += len(chunk)
-        if size > max_bytes:
-            raise ReplyError("reply_too_large", f"reply body over {max_bytes} bytes")
-        parts.append(chunk)
-    return b"".join(parts)
 
 
 def sdk_httpx():
