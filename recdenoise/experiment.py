@@ -270,20 +270,27 @@ def make_selection(cfg: RunConfig, split: Split, evaluator: Optional[Evaluator] 
     )  # fmt: skip
 
 
-def _criteria_results(evaluator: Evaluator, parts: MethodParts, split: Split, selection: ModelSelection, history: list) -> dict:
+def _criteria_results(
+    evaluator: Evaluator, parts: MethodParts, split: Split, selection: ModelSelection, history: list,
+    tested: dict | None = None,
+) -> dict:  # fmt: skip
     """Per criterion: its epoch, the validation metrics and losses there, and test metrics of its
-    weights; the model ends holding the primary criterion's weights."""
+    weights; the model ends holding the primary criterion's weights. Criteria that pick the same
+    epoch (under either protocol) share one test evaluation (``tested``: epoch -> test metrics)."""
     by_epoch = {logs["epoch"]: logs for logs in history}
+    tested = {} if tested is None else tested
     out = {}
     for criterion, best in selection.best.items():
-        parts.model.load_state_dict(best["state"])
-        test = evaluator.evaluate(parts.model.scorer(parts.graph), split.test, exclude=exclusions_for_test(split))
+        if best["epoch"] not in tested:
+            parts.model.load_state_dict(best["state"])
+            scorer = parts.model.scorer(parts.graph)
+            tested[best["epoch"]] = evaluator.evaluate(scorer, split.test, exclude=exclusions_for_test(split)).metrics
         view = selection.view(by_epoch.get(best["epoch"], {}))
         out[criterion] = {"epoch": best["epoch"], "valid_metrics": view.get("valid", {}),
-                          "valid_losses": view.get("selection", {}), "test_metrics": test.metrics}  # fmt: skip
+                          "valid_losses": view.get("selection", {}), "test_metrics": dict(tested[best["epoch"]])}  # fmt: skip
     shadow = getattr(selection, "shadow", None)
     if shadow is not None:
-        out = {"clean": out, "noisy": _criteria_results(evaluator, parts, split, shadow, history)}
+        out = {"clean": out, "noisy": _criteria_results(evaluator, parts, split, shadow, history, tested)}
     if selection.primary in selection.best:
         parts.model.load_state_dict(selection.best[selection.primary]["state"])
     return out

@@ -46,6 +46,9 @@ class EmbeddingScorer:
         ``scorer(users, items)`` = :meth:`pairs`.
     """
 
+    #: ``scorer(users)`` returns a new tensor on every call, so the evaluator may mask it in place.
+    fresh_scores = True
+
     def __init__(self, user_emb: torch.Tensor, item_emb: torch.Tensor):
         self.user_emb = user_emb.detach()
         self.item_emb = item_emb.detach()

@@ -79,7 +79,9 @@ class Scorer(Protocol):
     """Scores items for users from a trained model (no gradients).
 
     The evaluator only calls ``scorer(users)``, so any callable ``users [B] -> [B, I]`` (a
-    lambda over two embedding tables) works there; samplers also call :meth:`pairs`.
+    lambda over two embedding tables) works there; samplers also call :meth:`pairs`. A scorer
+    whose ``scorer(users)`` returns a new tensor on every call may set ``fresh_scores = True``
+    so that the evaluator masks it in place instead of copying it.
 
     Shapes:
         ``scorer(users [B]) -> [B, I]`` (full ranking); ``scorer.pairs(users, items)``

@@ -76,3 +76,23 @@ def test_both_protocols_in_one_run_match_two_runs(tmp_path):
             assert mine[criterion]["epoch"] == theirs[criterion]["epoch"]
             assert mine[criterion]["test_metrics"] == pytest.approx(theirs[criterion]["test_metrics"])
             assert mine[criterion]["valid_metrics"] == pytest.approx(theirs[criterion]["valid_metrics"])
+
+
+def test_one_test_evaluation_per_distinct_selected_epoch(tmp_path, monkeypatch):
+    """Criteria (of both protocols) that pick the same epoch share one test evaluation."""
+    from recdenoise.evaluation import Evaluator
+
+    calls = []
+    evaluate = Evaluator.evaluate
+
+    def counting(self, scorer, targets, *args, **kwargs):
+        calls.append(targets)
+        return evaluate(self, scorer, targets, *args, **kwargs)
+
+    monkeypatch.setattr(Evaluator, "evaluate", counting)
+    record = run_experiment(_config(tmp_path, "metric", valid="both")).record
+    sel = record["selection"]
+    epochs = {c["epoch"] for c in sel["criteria"].values()} | {c["epoch"] for c in sel["shadow"]["criteria"].values()}
+    test_calls = [t for t in calls if t is calls[-1]]  # the last call is the final test report
+    # one per distinct epoch, plus the final report of the selected weights (per-user results, top-k)
+    assert len(test_calls) == len(epochs) + 1 < 2 * len(CRITERIA) + 1

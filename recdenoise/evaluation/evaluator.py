@@ -146,7 +146,9 @@ class Evaluator:
 
         Args:
             scorer: ``scorer(users)`` returns ``[B, I]`` scores for a ``LongTensor[B]`` of user
-                indices on the evaluator's device. Its output is not modified.
+                indices on the evaluator's device. Its output is not modified, unless the
+                scorer declares ``fresh_scores = True`` (a new tensor per call, as
+                :class:`~recdenoise.scoring.EmbeddingScorer`): then it is masked in place.
             targets: the held-out interactions (validation or test).
             exclude: interactions whose items are never recommended to their user (train, and
                 valid when testing); masked to ``-inf`` before ranking.
@@ -186,6 +188,10 @@ class Evaluator:
         per_user_parts: list[Tensor] = []
         topk_parts: list[tuple[Tensor, Tensor, Tensor]] = []
         nan_users = torch.zeros((), dtype=torch.long, device=device)
+        # A scorer that returns a new tensor per call (EmbeddingScorer) is masked in place; any
+        # other may return memory it keeps (a cached matrix), so it gets a masked copy.
+        in_place = bool(getattr(scorer, "fresh_scores", False))
+        minus_inf = torch.tensor(-torch.inf, device=device)
         for start in tqdm(
             range(0, eval_users.numel(), batch_size),
             total=num_batches,
@@ -195,12 +201,15 @@ class Evaluator:
         ):
             users = eval_users[start : start + batch_size]
             scores = _checked_scores(scorer(users), users.numel(), num_items, device)
-            nan_users += torch.isnan(scores).any(dim=1).sum()
             rows, cols = _batch_entries(exclude_indptr, exclude_indices, users)
-            # Out-of-place: the scorer may return a view of memory it keeps (a cached matrix).
-            scores = scores.index_put((rows, cols), torch.tensor(-torch.inf, dtype=scores.dtype, device=device))
+            mask = minus_inf.to(scores.dtype)
+            scores = scores.index_put_((rows, cols), mask) if in_place else scores.index_put((rows, cols), mask)
+            # Each pass over the [B, I] block costs as much as the matmul that made it (memory
+            # bound), so NaN is looked for in the top-k only: topk ranks NaN above +inf, so a
+            # row with a NaN among its candidates has one at rank 0.
             top_scores, top_items = torch.topk(scores, depth, dim=1)
             del scores
+            nan_users += torch.isnan(top_scores[:, 0]).sum()
 
             pred_keys = users.unsqueeze(1) * num_items + top_items
             pos = torch.searchsorted(target_keys, pred_keys).clamp_(max=target_keys.numel() - 1)
@@ -219,7 +228,7 @@ class Evaluator:
 
         if (n := int(nan_users)) > 0:
             logger.warning(
-                "scorer returned NaN scores for %d of %d users; their rankings are arbitrary", n, len(eval_users)
+                "scorer returned NaN scores among the candidates of %d of %d users; their rankings are arbitrary", n, len(eval_users)
             )
         return EvalResult(
             metrics=accumulator.compute(),

@@ -26,6 +26,7 @@ from ..losses.denoising import (
 from ..losses.nbpo import NBPOObjective, NBPOOptions, reference_flip_reg
 from ..losses.objective import PairwiseObjective
 from ..samplers import PLDOptions, PLDSampler, UniformSampler
+from ..utils import adam
 from .registry import MethodContext, MethodParts, register_method
 
 __all__ = ["PlainOptions"]
@@ -89,7 +90,7 @@ def build_pld(options: PLDOptions, ctx: MethodContext) -> MethodParts:
 
 
 def _adamw(params, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    return adam(params, lr=lr, optimizer=torch.optim.AdamW, weight_decay=weight_decay)
 
 
 @register_method("nbpo", NBPOOptions)

@@ -37,6 +37,7 @@ from ..losses.denoising import ReweightedReducer
 from ..losses.nbpo import NBPOObjective
 from ..losses.objective import LossOutput, MeanReducer, PairwiseObjective
 from ..types import CandidateSelection, TripletBatch
+from ..utils import adam
 from .callbacks import Callback
 
 __all__ = [
@@ -261,5 +262,5 @@ def all_reduce_optimizer(optimizer: Optional[torch.optim.Optimizer], parts, ctx:
     """``optimizer`` (``None``: the Adam over model and objective parameters that the 1-rank
     trainer builds) summing gradients over the ranks before each step."""
     if optimizer is None:
-        optimizer = torch.optim.Adam([*parts.model.parameters(), *parts.objective.parameters()], lr=lr)
+        optimizer = adam([*parts.model.parameters(), *parts.objective.parameters()], lr=lr)
     return AllReduceOptimizer(optimizer, ctx)

@@ -27,7 +27,7 @@ from ..losses.objective import PairwiseObjective
 from ..models.base import Recommender
 from ..samplers.base import Sampler
 from ..scoring import EmbeddingScorer
-from ..utils import atomic_torch_save
+from ..utils import adam, atomic_torch_save
 from .callbacks import Callback
 
 __all__ = ["Trainer", "FitResult"]
@@ -100,7 +100,7 @@ class Trainer:
         self.sampler = sampler
         self.objective = (objective if objective is not None else PairwiseObjective()).to(self.device)
         params = list(model.parameters()) + list(self.objective.parameters())
-        self.optimizer = optimizer if optimizer is not None else torch.optim.Adam(params, lr=lr)
+        self.optimizer = optimizer if optimizer is not None else adam(params, lr=lr)
         self.evaluator = evaluator
         self.valid, self.train = valid, train
         self.monitor = monitor

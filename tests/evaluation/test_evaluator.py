@@ -11,6 +11,7 @@ import torch
 from recdenoise.data import Interactions
 from recdenoise.errors import ConfigError
 from recdenoise.evaluation import EvalResult, Evaluator, evaluate_embeddings
+from recdenoise.scoring import EmbeddingScorer
 
 INV_LOG2_3 = 1 / math.log2(3)
 INV_LOG2_5 = 1 / math.log2(5)
@@ -89,6 +90,41 @@ def test_scorer_output_is_not_modified():
     table = SCORES.clone()
     Evaluator(ks=(2,), batch_size=4).evaluate(lambda users: table[: users.numel()], TEST, exclude=TRAIN)
     torch.testing.assert_close(table, SCORES)  # the scorer returned views of `table`
+
+
+def test_in_place_masking_of_fresh_scores_matches_the_copying_path():
+    user_emb, item_emb, train, test = random_problem(seed=4)
+    fresh = EmbeddingScorer(user_emb, item_emb)  # fresh_scores: masked in place
+    assert fresh.fresh_scores
+    kwargs = dict(exclude=[train], return_per_user=True, return_topk=10)
+    a = Evaluator(ks=(5, 10), batch_size=7).evaluate(fresh, test, **kwargs)
+    b = Evaluator(ks=(5, 10), batch_size=7).evaluate(lambda users: fresh(users).clone(), test, **kwargs)
+    assert a.metrics == b.metrics and a.per_user.equals(b.per_user)
+    for x, y in zip(a.topk, b.topk):
+        torch.testing.assert_close(x, y)
+
+
+@pytest.mark.parametrize(
+    "nan_at, counted",
+    [
+        ([], 0),
+        ([(0, 4)], 1),  # a candidate of u0
+        ([(0, 4), (0, 3), (3, 2)], 2),  # two of u0's, one of u3's: users are counted once
+        ([(0, 0)], 0),  # u0's training item: masked, never ranked
+        ([(1, 2)], 0),  # u1 has no targets: never evaluated
+    ],
+)
+def test_nan_scores_are_counted_per_user(nan_at, counted, caplog):
+    table = SCORES.clone()
+    for u, i in nan_at:
+        table[u, i] = math.nan
+    with caplog.at_level("WARNING", logger="recdenoise.evaluation.evaluator"):
+        Evaluator(ks=(2,)).evaluate(table_scorer(table), TEST, exclude=TRAIN)
+    warned = [r.getMessage() for r in caplog.records if "NaN" in r.getMessage()]
+    if counted:
+        assert len(warned) == 1 and f"candidates of {counted} of 3 users" in warned[0]
+    else:
+        assert not warned
 
 
 def test_no_users_with_targets_gives_nan():

@@ -334,3 +334,21 @@ def test_trainer_epoch_on_cuda_matches_cpu():
     # a real (CUDA-generator) epoch with edge dropout runs and is seeded
     runs = [make_trainer(device="cuda", edge_dropout=0.1, seed=5).fit(1).history[0]["loss"] for _ in range(2)]
     assert runs[0] == runs[1]
+
+
+def test_default_adam_is_fused_and_matches_the_unfused_step():
+    from recdenoise.utils import adam
+
+    torch.manual_seed(0)
+    a = torch.nn.Parameter(torch.randn(50, 8))
+    b = torch.nn.Parameter(a.detach().clone())
+    fused, plain = adam([a], lr=0.01), torch.optim.Adam([b], lr=0.01)
+    assert fused.defaults["fused"] and not plain.defaults.get("fused")
+    for _ in range(20):
+        grad = torch.randn(50, 8)
+        a.grad, b.grad = grad.clone(), grad.clone()
+        fused.step(), plain.step()
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    # no fused kernel for a sparse parameter: the plain step
+    sparse = torch.nn.Parameter(torch.eye(3).to_sparse())
+    assert not adam([sparse], lr=0.01).defaults.get("fused")

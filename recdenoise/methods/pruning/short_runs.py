@@ -19,7 +19,7 @@ from ...graph import BipartiteGraph
 from ...losses.objective import PairwiseObjective
 from ...models import MF
 from ...samplers import NegativeSampler, UniformSampler
-from ...utils import seeded_rng
+from ...utils import adam, seeded_rng
 
 if TYPE_CHECKING:  # pragma: no cover
     from ...models import Recommender
@@ -59,7 +59,7 @@ def train_proxy(
     graph = ctx.graph if graph is None else graph
     sampler = UniformSampler(ctx.train, batch_size=ctx.batch_size, device=ctx.device, seed=seed)
     objective = PairwiseObjective(loss, reg_weight=ctx.reg_weight)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = adam(model.parameters(), lr=lr)
     model.train()
     step = 0
     for epoch in range(epochs):
