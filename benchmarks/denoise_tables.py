@@ -42,9 +42,10 @@ METHOD_ORDER = {"bpr": 0, "pld": 1, "nbpo": 2, "bce": 3, "tce": 4, "rce": 5}
 
 
 def _ordered(summary):
-    method = summary["method"].str.split(" ").str[0]  # without a provenance label
-    key = summary["backbone"].map(BACKBONE_ORDER).fillna(9) * 100 + method.map(METHOD_ORDER).fillna(99)
-    return summary.assign(_k=key.to_numpy()).sort_values(["ratio", "_k"], na_position="first").drop(columns="_k")
+    methods = [str(m).split(" ")[0] for m in summary["method"]]  # without a provenance label
+    # plain Python keys: pandas 3 keeps a str dtype through .map on string columns
+    key = [BACKBONE_ORDER.get(b, 9) * 100 + METHOD_ORDER.get(m, 99) for b, m in zip(summary["backbone"], methods)]
+    return summary.assign(_k=key).sort_values(["ratio", "_k"], na_position="first").drop(columns="_k")
 
 
 def _merge_previous(summary, previous, keep: set[str]):
