@@ -113,10 +113,27 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        interrupt = _interrupt_behind(exc)
+        if interrupt is not None:  # Ctrl-C / SIGTERM mid-write, masked by the writer's own error
+            raise interrupt from None
         raise
+
+
+def _interrupt_behind(exc: BaseException) -> BaseException | None:
+    """The ``KeyboardInterrupt`` (or SIGTERM's subclass of it) that ``exc`` was raised while
+    handling, if any: a signal that lands inside a C++ writer (torch's zip writer) makes its
+    cleanup fail with a ``RuntimeError`` that would otherwise hide the interruption."""
+    seen: set[int] = set()
+    cause = exc.__context__
+    while cause is not None and id(cause) not in seen and not isinstance(exc, KeyboardInterrupt):
+        if isinstance(cause, KeyboardInterrupt):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__context__
+    return None
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:

@@ -190,3 +190,37 @@ def test_resume_checkpoint_not_a_checkpoint(capsys, tmp_path, trained_run, conte
     before = (out / "run.json").read_text()
     check_fault(capsys, ["train", *TINY_KS, "--model", "mf", "--output", str(out), "--resume"], 2, ["checkpoint.pt"])
     assert (out / "run.json").read_text() == before
+
+
+class _SigTerm(KeyboardInterrupt):
+    """Stands for the CLI's SIGTERM exception (a KeyboardInterrupt subclass)."""
+
+
+def _interrupted_inside_writer(kind):
+    """A writer whose own cleanup fails while an interrupt of ``kind`` is propagating (what
+    torch's zip writer does when the signal lands mid-record: 'unexpected pos')."""
+    try:
+        raise kind()
+    except KeyboardInterrupt:
+        raise RuntimeError("[enforce fail at inline_container.cc] . unexpected pos 58752 vs 58644")
+
+
+@pytest.mark.parametrize("kind", [KeyboardInterrupt, _SigTerm])
+@pytest.mark.parametrize("writer", ["atomic_write", "atomic_torch_save"])
+def test_interrupt_mid_write_is_not_masked(tmp_path, monkeypatch, kind, writer):
+    """Ctrl-C or SIGTERM during a checkpoint write surfaces as the interrupt (exit 130 / 143 in
+    the CLI), not as the writer's RuntimeError, and leaves neither the file nor a temp file."""
+    import torch
+
+    from recdenoise import utils
+
+    target = tmp_path / "checkpoint.pt"
+    with pytest.raises(kind):
+        if writer == "atomic_write":
+            with utils.atomic_write(target, "wb") as fh:
+                fh.write(b"partial")
+                _interrupted_inside_writer(kind)
+        else:
+            monkeypatch.setattr(torch, "save", lambda obj, fh: _interrupted_inside_writer(kind))
+            utils.atomic_torch_save({"x": 1}, target)
+    assert list(tmp_path.iterdir()) == []
