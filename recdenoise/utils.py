@@ -126,9 +126,11 @@ def _interrupt_behind(exc: BaseException) -> BaseException | None:
     """The ``KeyboardInterrupt`` (or SIGTERM's subclass of it) that ``exc`` was raised while
     handling, if any: a signal that lands inside a C++ writer (torch's zip writer) makes its
     cleanup fail with a ``RuntimeError`` that would otherwise hide the interruption."""
+    if isinstance(exc, KeyboardInterrupt):
+        return None  # the interrupt itself: re-raised as it is
     seen: set[int] = set()
     cause = exc.__context__
-    while cause is not None and id(cause) not in seen and not isinstance(exc, KeyboardInterrupt):
+    while cause is not None and id(cause) not in seen:
         if isinstance(cause, KeyboardInterrupt):
             return cause
         seen.add(id(cause))
