@@ -232,8 +232,19 @@ class DenoiseGrid:
 
         return run_experiment
 
+    def check(self) -> None:
+        """Fail fast: every cell's config, method and dataset, before any cell runs
+        (:func:`recdenoise.bench.check.check_grid`)."""
+        from .check import check_grid
+
+        check_grid(self)
+
     def run(self) -> GridRun:
-        """Run every unfinished cell (resuming interrupted ones); returns all finished cells."""
+        """Run every unfinished cell (resuming interrupted ones); returns all finished cells.
+
+        :meth:`check` runs first, so a bad name or missing dataset stops the grid before any cell.
+        """
+        self.check()
         if self.executor is not None:
             from .executors import run_grid_cells
 

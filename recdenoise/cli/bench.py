@@ -92,6 +92,7 @@ def cmd_bench_denoise(args: argparse.Namespace) -> int:
 
     report_dir = Path(args.report_dir) if args.report_dir else Path(args.output)
     check_output_path(report_dir, "--report-dir")
+    grid.check()  # every cell's names, options and data, before the output folder is touched
     with RunLock(args.output, "bench"):
         run = grid.run()
         written = _write_reports(run, report_dir, args.select, write_report)

@@ -50,6 +50,7 @@ __all__ = [
     "get_manifest",
     "describe_dataset",
     "locate_dataset",
+    "has_ratings",
     "load_dataset",
     "dataset_options",
     "verify_dataset",
@@ -132,6 +133,15 @@ _READERS: dict[str, tuple[Callable[..., LoadedDataset], type]] = {
     "llmrec-json": (read_netflix_llmrec, NetflixLLMRecOptions),
     "synthetic": (make_synthetic, SyntheticOptions),
 }
+
+
+# formats whose files hold interactions only, no ratings (natural noise needs ratings)
+_UNRATED_FORMATS = frozenset({"lightgcn", "llmrec-json"})
+
+
+def has_ratings(name: str) -> bool:
+    """Whether dataset ``name``'s files carry ratings (needed by ``noise.kind = "natural"``)."""
+    return get_manifest(name).format not in _UNRATED_FORMATS
 
 
 def _reader(manifest: Manifest) -> tuple[Callable[..., LoadedDataset], type]:
