@@ -328,7 +328,7 @@ def _fit_and_evaluate(cfg, trainer, evaluator, parts, split, diagnostics, record
     return RunResult(cfg, record, split, parts.model, parts.graph, valid, test, out)
 
 
-def load_run(path: str | Path, *, device: str | None = None, data_dir: str | None = None) -> RunResult:
+def load_run(path: str | Path, *, device: str | None = None, data_dir: str | None = None, label: str = "run") -> RunResult:
     """Rebuild a finished (or interrupted) run from its folder, ``model.pt`` or ``checkpoint.pt``
     and evaluate it again: the data are prepared from the recorded config and must have the
     recorded checksum.
@@ -337,10 +337,11 @@ def load_run(path: str | Path, *, device: str | None = None, data_dir: str | Non
         path: a run folder, or a ``model.pt`` / ``checkpoint.pt`` inside one.
         device: override the recorded device.
         data_dir: override the recorded data folder (the files must be the same).
+        label: how error messages name ``path`` (the CLI passes its flag, e.g. ``"--base-run"``).
     """
     path = Path(path)
     if not path.exists():
-        raise CheckpointError(f"--checkpoint {path} has no run.json (no such file or folder); pass a run folder or its model.pt")
+        raise CheckpointError(f"{label} {path} has no run.json (no such file or folder); pass a run folder or its model.pt")
     folder = path if path.is_dir() else path.parent
     record, cfg = records.read_record(folder)
     if device is not None:

@@ -14,7 +14,7 @@ def cmd_augment(args: argparse.Namespace) -> int:
     if args.base_run:
         from ..experiment import load_run
 
-        base = load_run(args.base_run, data_dir=args.data_dir)
+        base = load_run(args.base_run, data_dir=args.data_dir, label="--base-run")
         if base.split.train.checksum() != _augment_split_checksum(args):
             raise RecDenoiseError(
                 f"--base-run {args.base_run} was trained on another split than --dataset {args.dataset} --seed {args.seed} "

@@ -232,7 +232,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     writes = args.topk or args.per_user
     lock = RunLock(folder, "evaluate") if writes and folder.is_dir() and os.access(folder, os.W_OK) else contextlib.nullcontext()
     with lock:
-        result = load_run(args.checkpoint, device=args.device, data_dir=args.data_dir)
+        result = load_run(args.checkpoint, device=args.device, data_dir=args.data_dir, label="--checkpoint")
         if args.json:
             payload = {"valid": result.valid.metrics if result.valid else {}, "test": result.test.metrics}
             sys.stdout.write(json.dumps(payload, indent=2) + "\n")

@@ -123,7 +123,9 @@ def test_missing_dataset_says_where_to_put_it(tmp_path, capsys):
         (["train", "--lr", "abc"], "train.lr: expected float, got 'abc' (str)"),
         (["train", "--aug-rate", "0.5"], "LLMRec options (--aug-rate, --prune-rate, --mask-rate, ...) need --augment DIR"),
         (["train", "--ks", "a,b"], "argument --ks: expected comma-separated integers"),
-        (["evaluate", "--checkpoint", "/nonexistent/run"], "has no run.json"),
+        (["evaluate", "--checkpoint", "/nonexistent/run"], "--checkpoint /nonexistent/run has no run.json"),
+        (["augment", "--dataset", "synthetic", "--base-run", "/nonexistent/run", "--base-url", "http://127.0.0.1:9/v1",
+          "--model", "m", "--dry-run", "--output", "/nonexistent/aug"], "--base-run /nonexistent/run has no run.json"),
         (["datasets", "describe", "no-such-data"], "unknown dataset"),
     ],
 )
