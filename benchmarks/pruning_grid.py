@@ -1,4 +1,4 @@
-"""Data-pruning denoisers against BPR, PLD, NBPO, T-CE and ELR: a resumable grid over pruned fractions.
+"""Data-pruning denoisers against BPR, PLD, NBPO, T-CE, R-CE and ELR: a resumable grid over pruned fractions.
 
 One :class:`recdenoise.bench.grid.DenoiseGrid` for the methods that prune nothing (``base/``) and
 one per pruned fraction (``f0.1/``, ``f0.2/``, ...) for ``random, el2n, grand, prototype, kd``,
@@ -28,15 +28,19 @@ from recdenoise.config import load_config  # noqa: E402
 from recdenoise.experiment import run_experiment  # noqa: E402
 
 PRUNING = ("random", "el2n", "grand", "prototype", "kd")
-BASELINES = ("bpr", "pld", "nbpo", "tce", "elr")
+BASELINES = ("bpr", "pld", "nbpo", "tce", "rce", "elr")
 # the flags of the README's denoise grid (docs/results/denoise.md)
 BASE = {
     "train.epochs": 150, "train.patience": 10, "train.device": "cpu", "train.lr": 0.005, "train.batch_size": 2048,
     "train.eval_every": 2, "model.embedding_dim": 64, "model.num_layers": 3,
 }  # fmt: skip
 # T-CE on BPR drops whole triples (granularity="triple": the only T-CE there was when seed 0 ran;
-# element granularity needs BCE)
-OPTIONS = {"nbpo": {"likelihood": "reference"}, "tce": {"loss": "bpr", "granularity": "triple"}}
+# element granularity needs BCE); R-CE likewise weights whole BPR triples, so every row is Δ vs BPR
+OPTIONS = {
+    "nbpo": {"likelihood": "reference"},
+    "tce": {"loss": "bpr", "granularity": "triple"},
+    "rce": {"loss": "bpr", "granularity": "triple"},
+}
 
 
 def runner(config, resume: bool = False, progress: bool = False):

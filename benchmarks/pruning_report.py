@@ -4,7 +4,7 @@
 
 Rows: mean ± std over seeds of test Recall@20 / NDCG@20 (epoch chosen on validation), Δ vs BPR
 of the same noise, backbone and seeds, the detection AUC (pruning scores: ``method_summary``; ELR:
-``1 - target``; PLD: keep-probability AUC, T-CE: weight AUC, BPR/NBPO: loss AUC, at the best
+``1 - target``; PLD: keep-probability AUC, T-CE, R-CE: weight AUC, BPR/NBPO: loss AUC, at the best
 epoch, from the run's diagnostics), the noisy share of the rows trained on, and the wall time
 of the run including the scoring pass.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-ORDER = ("bpr", "pld", "nbpo", "tce", "elr", "random", "el2n", "grand", "prototype", "kd")
+ORDER = ("bpr", "pld", "nbpo", "tce", "rce", "elr", "random", "el2n", "grand", "prototype", "kd")
 
 
 def _detection(record: dict) -> tuple[float | None, float | None, str]:
@@ -106,7 +106,7 @@ def figure(cells: dict, path: Path, seed: int | None = 0) -> None:
             if bpr:  # fraction 0 = nothing pruned = BPR
                 fracs, means = [0.0, *fracs], [statistics.mean(r["test_metrics"]["recall@20"] for r in bpr), *means]
             ax.plot(fracs, means, marker="o", label=method)
-        for method, style in (("bpr", "-"), ("pld", "--"), ("nbpo", ":"), ("tce", "-."), ("elr", (0, (5, 1, 1, 1)))):
+        for method, style in (("bpr", "-"), ("pld", "--"), ("nbpo", ":"), ("tce", "-."), ("rce", (0, (1, 3))), ("elr", (0, (5, 1, 1, 1)))):
             if (noise, backbone, method, 0.0) in cells:
                 value = statistics.mean(r["test_metrics"]["recall@20"] for r in cells[(noise, backbone, method, 0.0)])
                 ax.axhline(value, color="black" if method == "elr" else "grey", linestyle=style, linewidth=1, label=f"{method} (no pruning)")
