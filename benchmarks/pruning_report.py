@@ -89,6 +89,49 @@ def table(cells: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _delta(cells: dict, key: tuple, metric: str = "recall@20") -> tuple[str, int]:
+    """``("+x.x%", seeds)`` of cell ``key`` against BPR on the same seeds (``("", 0)`` if not run)."""
+    recs = cells.get(key, [])
+    seeds = {r["seed"] for r in recs}
+    base = [r["test_metrics"][metric] for r in cells.get((*key[:2], "bpr", 0.0), []) if r["seed"] in seeds]
+    if not recs or not base:
+        return "", len(recs)
+    mean = statistics.mean(r["test_metrics"][metric] for r in recs)
+    return f"{mean / statistics.mean(base) - 1:+.1%}", len(recs)
+
+
+def summary(cells: dict, fraction: float = 0.2) -> str:
+    """The README's table: MF with 20 % injected noise in full (pruning methods at ``fraction``),
+    and Δ Recall@20 vs BPR with its seed count for MF on natural noise and LightGCN."""
+    lines = [
+        "| method | pruned | MF, 20 % injected: seeds | Recall@20 | Δ | NDCG@20 | Δ | detection AUC | time (s), of which scoring "
+        "| MF, natural: Δ R@20 (seeds) | LightGCN, 20 % injected: Δ R@20 (seeds) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for method in ORDER:
+        f = 0.0 if method in ("bpr", "pld", "nbpo", "tce", "rce", "elr") else fraction
+        key = ("injected-0.2", "mf", method, f)
+        recs = cells.get(key, [])
+        row = [method, f"{f:.0%}" if f else "–", ", ".join(str(s) for s in sorted(r["seed"] for r in recs)) or "not run"]
+        for metric in ("recall@20", "ndcg@20"):
+            row += [_fmt([r["test_metrics"][metric] for r in recs]), "–" if method == "bpr" else _delta(cells, key, metric)[0]]
+        aucs = [a for r in recs if (a := _detection(r)[0]) is not None]
+        row.append(f"{statistics.mean(aucs):.3f}" if aucs else "–")
+        scoring = [x for r in recs if (x := ((r.get("method_summary") or {}).get("sampler") or {}).get("scoring_seconds")) is not None]
+        time = f"{statistics.mean(r['time_seconds'] for r in recs):.0f}" if recs else "–"
+        row.append(time + (f", {statistics.mean(scoring):.0f}" if scoring else ""))
+        for noise, backbone in (("natural", "mf"), ("injected-0.2", "lightgcn")):
+            other = (noise, backbone, method, f)
+            if method == "bpr":
+                base = cells.get(other, [])
+                row.append(f"– ({_fmt([r['test_metrics']['recall@20'] for r in base])}; {len(base)})" if base else "not run")
+                continue
+            delta, n = _delta(cells, other)
+            row.append(f"{delta} ({n})" if n else "not run")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def figure(cells: dict, path: Path, seed: int | None = 0) -> None:
     """Recall@20 against the pruned fraction, one panel per (noise, backbone); runs of ``seed`` only
     (``None``: the mean over all seeds of a cell), so every point has the same seeds."""
@@ -124,9 +167,10 @@ def main(argv=None) -> int:
     p.add_argument("root")
     p.add_argument("--figure", default=None)
     p.add_argument("--figure-seed", type=int, default=0, help="seed of the figure's runs (-1: mean over seeds)")
+    p.add_argument("--summary", action="store_true", help="print the README's summary table instead of the full one")
     args = p.parse_args(argv)
     cells = load(Path(args.root))
-    sys.stdout.write(table(cells))
+    sys.stdout.write(summary(cells) if args.summary else table(cells))
     if args.figure:
         figure(cells, Path(args.figure), None if args.figure_seed < 0 else args.figure_seed)
     return 0
