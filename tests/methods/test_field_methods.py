@@ -22,6 +22,7 @@ from recdenoise.models import build_model
 from recdenoise.training import Trainer
 from recdenoise.types import TripletBatch
 from recdenoise.utils import seeded_rng
+from field_toy import ToyModel  # noqa: E402 - tests/methods is on sys.path (pytest prepend mode)
 
 FIELD = ("dcf", "udt", "deca")
 OPTIONS = {"dcf": {"gradual_epochs": 1, "window": 2}, "udt": {"warmup": 1}, "deca": {"aux_dim": 4}}
@@ -112,19 +113,10 @@ def test_dcf_lower_bound_and_damping():
     assert float(bound[1]) == pytest.approx(2.0 - math.sqrt(2 * var * math.log(2 / 0.1) / 4))
 
 
-class _Model(torch.nn.Module):
-    def __init__(self, num_users, num_items, dim=2):
-        super().__init__()
-        self.user_embedding, self.item_embedding = torch.nn.Embedding(num_users, dim), torch.nn.Embedding(num_items, dim)
-
-    def ego_embeddings(self, users, items):
-        return self.user_embedding(users), self.item_embedding(items)
-
-
 def test_dcf_drops_and_relabels_the_confidently_large_losses():
     """The library's earlier reading (triples, variance bound, relabel to 0), kept as options."""
     torch.manual_seed(0)
-    model = _Model(4, 8)
+    model = ToyModel(4, 8)
     objective = DCFObjective(
         4, loss="bce", granularity="triple", bound="variance", relabel="negative", max_drop_rate=0.5,
         max_relabel_rate=0.25, num_gradual=1, window=2, reg_weight=0.0,

@@ -15,20 +15,12 @@ from recdenoise.losses.dcf import DCFObjective, DCFOptions, reference_lower_boun
 from recdenoise.losses.deca import DeCAObjective, DeCAOptions, reference_kl
 from recdenoise.losses.udt import UDTObjective, UDTOptions, user_temperature_weights
 from recdenoise.types import TripletBatch
-
-
-class _Model(torch.nn.Module):
-    def __init__(self, num_users, num_items, dim=2):
-        super().__init__()
-        self.user_embedding, self.item_embedding = torch.nn.Embedding(num_users, dim), torch.nn.Embedding(num_items, dim)
-
-    def ego_embeddings(self, users, items):
-        return self.user_embedding(users), self.item_embedding(items)
+from field_toy import ToyModel  # noqa: E402 - tests/methods is on sys.path (pytest prepend mode)
 
 
 def _fixed(num_users, num_items, pos_scores):
     """Model whose user 0..B-1 scores its positive b at ``pos_scores[b]`` and every negative at 0."""
-    model = _Model(num_users, num_items)
+    model = ToyModel(num_users, num_items)
     with torch.no_grad():
         model.user_embedding.weight[:] = torch.tensor([1.0, 0.0])
         model.item_embedding.weight[:] = 0.0
