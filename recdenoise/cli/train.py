@@ -95,6 +95,7 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ks", type=ints, default=None, help="cut-offs, e.g. 10,20")
     p.add_argument("--set", action="append", type=kv, default=[], metavar="PATH=VALUE", help="any config value, e.g. train.eval_every=5")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --output")
+    p.add_argument("--overwrite", action="store_true", help="replace the run already in --output (default: refuse)")
     p.add_argument("--download", action="store_true", default=None, help="download missing dataset files")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -171,6 +172,26 @@ def check_run_config(cfg) -> None:
     method_options(name, options)
 
 
+def check_output_free(out: Path) -> None:
+    """Refuse to replace the run already in ``out`` (finished, interrupted or another process's):
+    the default folder names dataset, model, method and seed only, so a second run with another
+    learning rate would silently take the first one's place."""
+    from ..errors import ConfigError
+
+    record = out / "run.json"
+    if not record.is_file():
+        return
+    try:
+        status = json.loads(record.read_text(encoding="utf-8")).get("status", "unknown")
+    except (OSError, ValueError, AttributeError):
+        status = "unreadable"
+    what = {"complete": "a finished run", "running": "a run that is running or was killed"}.get(status, f"a run with status {status!r}")
+    raise ConfigError(
+        f"--output {out} already holds {what}; pass --resume to continue (or re-evaluate) it, "
+        "--overwrite to replace it, or choose another --output"
+    )
+
+
 def _print_result(result) -> None:
     out = sys.stdout
     rec = result.record
@@ -195,6 +216,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .launch import distributed_session
 
     cfg = config_from_args(args)
+    if not (args.resume or args.overwrite):
+        check_output_free(Path(cfg.output_dir))
     with distributed_session(cfg) as (cfg, is_main):  # torchrun: N ranks, rank 0 writes and prints
         seed_everything(cfg.seed)  # third-party code drawing from the global RNGs; the library takes seeds
         result = run_experiment(cfg, resume=args.resume)
