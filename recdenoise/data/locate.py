@@ -31,6 +31,11 @@ def find_folder(
 ) -> Path:
     """The folder holding ``manifest``'s files (see :func:`recdenoise.data.registry.locate_dataset`)."""
     data_dir = resolve_data_dir(data_dir)
+    if data_dir is not None and data_dir.exists() and not data_dir.is_dir():
+        raise DatasetNotFoundError(
+            f"the data folder {data_dir} (--data-dir or ${DATA_DIR_ENV}) is a file, not a folder; pass the "
+            f"folder that holds {manifest.folder}/ (e.g. --data-dir {data_dir.parent})"
+        )
     found = candidates(manifest, data_dir, cache_dir)
     cache_folder = found[-1]
     for folder in found + ([data_dir] if data_dir is not None else []):

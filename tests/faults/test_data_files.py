@@ -94,6 +94,17 @@ def test_unreadable_file(capsys, tmp_path):
     check_fault(capsys, ["train", "--dataset", str(path), "--epochs", "1", "--ks", "1", "--monitor", "recall@1", "--output", str(out)], (2, 5), [path.name], out)
 
 
+@pytest.mark.parametrize("command", ["train", "bench"])
+def test_data_dir_is_a_file(capsys, tmp_path, command):
+    data_dir = tmp_path / "datasets.zip"
+    data_dir.write_bytes(b"PK")
+    out = tmp_path / "run"
+    argv = {"train": ["train", "--dataset", "ml-100k", "--epochs", "1"],
+            "bench": ["bench", "denoise", "--datasets", "ml-100k", "--methods", "bpr", "--seeds", "0"]}[command]  # fmt: skip
+    line = check_fault(capsys, [*argv, "--data-dir", str(data_dir), "--output", str(out)], 2, [str(data_dir)], out)
+    assert "is a file, not a folder" in line and not out.exists()
+
+
 def test_missing_table_file(capsys, tmp_path):
     out = tmp_path / "run"
     check_fault(capsys, ["train", "--dataset", str(tmp_path / "none.csv"), "--output", str(out)], 2, ["none.csv"], out)
