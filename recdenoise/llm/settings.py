@@ -92,30 +92,33 @@ class LLMConfig:
             object.__setattr__(self, "structured", "json_object")
         if self.structured not in STRUCTURED_MODES:
             raise ConfigError(f"structured={self.structured!r}: choose from {list(STRUCTURED_MODES)}")
-        checks = {
-            "max_reply_bytes": self.max_reply_bytes >= 1024,
-            "rpm": self.rpm is None or self.rpm > 0,
-            "tpm": self.tpm is None or self.tpm > 0,
-            "retry_after_max": self.retry_after_max >= 0,
-            "embedding_dim": self.embedding_dim is None or self.embedding_dim >= 1,
-            "cooldown_after": self.cooldown_after >= 1,
-            "cooldown_seconds": self.cooldown_seconds >= 0,
-            "concurrency": self.concurrency >= 1,
-            "retries": self.retries >= 0,
-            "timeout": self.timeout > 0,
-            "backoff_base": self.backoff_base >= 0,
-            "backoff_max": self.backoff_max >= 0,
-            "max_tokens": self.max_tokens >= 1,
-            "max_requests": self.max_requests is None or self.max_requests >= 0,
+        checks = {  # name: (holds, what it needs)
+            "max_reply_bytes": (self.max_reply_bytes >= 1024, ">= 1024"),
+            "rpm": (self.rpm is None or self.rpm > 0, "> 0, or unset"),
+            "tpm": (self.tpm is None or self.tpm > 0, "> 0, or unset"),
+            "retry_after_max": (self.retry_after_max >= 0, ">= 0"),
+            "embedding_dim": (self.embedding_dim is None or self.embedding_dim >= 1, ">= 1, or unset"),
+            "cooldown_after": (self.cooldown_after >= 1, ">= 1"),
+            "cooldown_seconds": (self.cooldown_seconds >= 0, ">= 0"),
+            "concurrency": (self.concurrency >= 1, ">= 1"),
+            "retries": (self.retries >= 0, ">= 0"),
+            "timeout": (self.timeout > 0, "> 0 seconds"),
+            "backoff_base": (self.backoff_base >= 0, ">= 0"),
+            "backoff_max": (self.backoff_max >= 0, ">= 0"),
+            "max_tokens": (self.max_tokens >= 1, ">= 1"),
+            "max_requests": (self.max_requests is None or self.max_requests >= 0, ">= 0, or unset"),
+            "model": (isinstance(self.model, str) and bool(self.model.strip()), "a model name the server serves"),
+            "embedding_model": (isinstance(self.embedding_model, str) and bool(self.embedding_model.strip()), "a model name"),
         }
-        for name, ok in checks.items():
+        for name, (ok, needs) in checks.items():
             if not ok:
-                raise ConfigError(f"LLMConfig.{name}={getattr(self, name)!r} is out of range")
+                raise ConfigError(f"LLMConfig.{name}={getattr(self, name)!r} is invalid: it needs {needs}")
         object.__setattr__(self, "more_base_urls", tuple(self.more_base_urls))
         for url in self.base_urls:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ConfigError(f"base_url={redact_url(url)!r} must be an http(s) URL like http://127.0.0.1:8000/v1")
+                shown = redact_url(url) if parts.hostname else url.split("?")[0].rsplit("@", 1)[-1]  # no credentials
+                raise ConfigError(f"base_url={shown!r} must be an http(s) URL like http://127.0.0.1:8000/v1")
 
     @property
     def base_urls(self) -> tuple[str, ...]:

@@ -144,3 +144,24 @@ def test_redact_url_and_config_validation():
         LLMConfig(concurrency=0)
     with pytest.raises(ConfigError, match="base_url"):
         LLMConfig(base_url="ftp://x")
+
+
+# (settings, the culprit the message must show, what it must never show)
+BAD_SETTINGS = [
+    ({"concurrency": 0}, "concurrency=0 is invalid: it needs >= 1", None),
+    ({"timeout": 0.0}, "timeout=0.0 is invalid: it needs > 0 seconds", None),
+    ({"model": ""}, "model='' is invalid", None),
+    ({"model": "  "}, "model='  ' is invalid", None),
+    ({"embedding_model": ""}, "embedding_model='' is invalid", None),
+    ({"base_url": "notaurl"}, "base_url='notaurl'", None),
+    ({"base_url": "user:s3cret@host:8000/v1"}, "base_url='host:8000/v1'", "s3cret"),
+    ({"base_url": "https://u:s3cret@/v1?key=k"}, "base_url=", "s3cret"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("settings, culprit, secret", BAD_SETTINGS, ids=[repr(c[0]) for c in BAD_SETTINGS])
+def test_bad_settings_name_the_value_and_what_it_needs(settings, culprit, secret):
+    with pytest.raises(ConfigError) as info:
+        LLMConfig(**settings)
+    assert culprit in str(info.value)
+    assert secret is None or secret not in str(info.value)

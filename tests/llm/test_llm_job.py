@@ -109,9 +109,11 @@ def test_implicit_answers_follow_the_mock(tmp_path, data):
 def test_faults_are_counted_and_never_become_edges(tmp_path, data, caplog):
     train, cand = data
     caplog.set_level(logging.WARNING, logger="recdenoise")
-    with MockOpenAIServer(fault_rate=0.2, seed=1, timeout_sleep=0.5) as server:
+    # a client timeout of 1 s: a loaded CI machine answers a normal request well within it (0.25 s
+    # was flaky there: a slow normal answer counted as a timeout the server had not injected)
+    with MockOpenAIServer(fault_rate=0.2, seed=1, timeout_sleep=2.0) as server:
         result = augment(
-            train, cand, tmp_path, _llm(server, timeout=0.25, retries=4), _cfg(max_attempts=2, embedder="none")
+            train, cand, tmp_path, _llm(server, timeout=1.0, retries=4), _cfg(max_attempts=2, embedder="none")
         )
         faults = server.stats()["faults"]
     counts = result.manifest["counts"]
