@@ -177,10 +177,12 @@ def check_output_free(out: Path) -> None:
     the default folder names dataset, model, method and seed only, so a second run with another
     learning rate would silently take the first one's place."""
     from ..errors import ConfigError
+    from ..reporting.lock import check_not_locked
 
     record = out / "run.json"
     if not record.is_file():
         return
+    check_not_locked(out, "train")  # a live run: exit 5 "in use", as when it holds the lock
     try:
         status = json.loads(record.read_text(encoding="utf-8")).get("status", "unknown")
     except (OSError, ValueError, AttributeError):

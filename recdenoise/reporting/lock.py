@@ -24,7 +24,7 @@ try:  # POSIX
 except ImportError:  # pragma: no cover - Windows: O_EXCL only
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["LOCK_FILE", "RunLock", "check_output_path", "remove_orphaned_temp_files"]
+__all__ = ["LOCK_FILE", "RunLock", "check_not_locked", "check_output_path", "remove_orphaned_temp_files"]
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +85,26 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def check_not_locked(folder: str | Path, what: str = "run") -> None:
+    """Raise :class:`~recdenoise.errors.RunLockedError` (exit 5) if the process named in
+    ``folder``'s lock file is alive. Reads the pid only: probing the flock itself could make a
+    process that is taking the lock at that moment fail (a stale pid reused by another process
+    is the rare false refusal)."""
+    path = Path(folder) / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        pid = _read_pid(fd)
+    finally:
+        os.close(fd)
+    if pid and pid != os.getpid() and _pid_alive(pid):
+        raise RunLockedError(
+            f"{folder} is in use by another {what} (pid {pid}, lock {path}); wait for it to finish or choose another --output"
+        )
 
 
 class RunLock:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -45,3 +47,22 @@ def test_overwrite_replaces_and_resume_reevaluates(capsys, tmp_path, trained_run
     assert run_cli(["train", *TINY, "--model", "mf", "--lr", "0.01", "--overwrite", "--output", str(out)]) == 0
     assert json.loads((out / "run.json").read_text())["config"]["train"]["lr"] == 0.01
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("holder", ["alive", "dead"])
+def test_a_run_in_progress_is_in_use_and_a_killed_one_is_taken(capsys, tmp_path, holder):
+    """The lock file names a live process: exit 5 ("in use", as when the lock is held); a dead one
+    (kill -9): exit 2, the folder holds a run that was killed."""
+    out = tmp_path / "run"
+    _plant(out, "running")
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        if holder == "dead":
+            proc.kill()
+            proc.wait()
+        (out / ".lock").write_text(f"{proc.pid}\n")
+        line = check_fault(capsys, ["train", *TINY, "--model", "mf", "--output", str(out)], 5 if holder == "alive" else 2, [str(out)])
+        assert ("in use" in line) == (holder == "alive") and ("was killed" in line) == (holder == "dead")
+    finally:
+        proc.kill()
+        proc.wait()
