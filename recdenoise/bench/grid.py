@@ -239,12 +239,14 @@ class DenoiseGrid:
 
         check_grid(self)
 
-    def run(self) -> GridRun:
+    def run(self, check: bool = True) -> GridRun:
         """Run every unfinished cell (resuming interrupted ones); returns all finished cells.
 
-        :meth:`check` runs first, so a bad name or missing dataset stops the grid before any cell.
+        :meth:`check` runs first (unless ``check=False``: the caller has just run it), so a bad
+        name or missing dataset stops the grid before any cell.
         """
-        self.check()
+        if check:
+            self.check()
         if self.executor is not None:
             from .executors import run_grid_cells
 

@@ -178,15 +178,12 @@ def check_output_free(out: Path) -> None:
     learning rate would silently take the first one's place."""
     from ..errors import ConfigError
     from ..reporting.lock import check_not_locked
+    from ..reporting.records import record_status
 
-    record = out / "run.json"
-    if not record.is_file():
+    status = record_status(out)
+    if status is None:
         return
     check_not_locked(out, "train")  # a live run: exit 5 "in use", as when it holds the lock
-    try:
-        status = json.loads(record.read_text(encoding="utf-8")).get("status", "unknown")
-    except (OSError, ValueError, AttributeError):
-        status = "unreadable"
     what = {"complete": "a finished run", "running": "a run that is running or was killed"}.get(status, f"a run with status {status!r}")
     raise ConfigError(
         f"--output {out} already holds {what}; pass --resume to continue (or re-evaluate) it, "

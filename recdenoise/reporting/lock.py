@@ -102,9 +102,13 @@ def check_not_locked(folder: str | Path, what: str = "run") -> None:
     finally:
         os.close(fd)
     if pid and pid != os.getpid() and _pid_alive(pid):
-        raise RunLockedError(
-            f"{folder} is in use by another {what} (pid {pid}, lock {path}); wait for it to finish or choose another --output"
-        )
+        raise _in_use(folder, what, pid, path)
+
+
+def _in_use(folder: str | Path, what: str, pid: int, path: Path) -> RunLockedError:
+    return RunLockedError(
+        f"{folder} is in use by another {what} (pid {pid or '?'}, lock {path}); wait for it to finish or choose another --output"
+    )
 
 
 class RunLock:
@@ -131,10 +135,7 @@ class RunLock:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
-                    raise RunLockedError(
-                        f"{self.folder} is in use by another {self.what} (pid {previous or '?'}, lock {self.path}); "
-                        "wait for it to finish or choose another --output"
-                    ) from None
+                    raise _in_use(self.folder, self.what, previous, self.path) from None
             if previous and previous != os.getpid() and not _pid_alive(previous):
                 logger.warning("%s: taking over a stale lock left by pid %d (no longer running)", self.folder, previous)
             os.ftruncate(fd, 0)

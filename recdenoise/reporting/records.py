@@ -166,14 +166,29 @@ def check_resumable(out: Path, cfg: RunConfig) -> None:
         )
 
 
+def _read_json(out: Path) -> dict[str, Any] | None:
+    """``out/run.json`` as a dict; ``None`` when it is missing, unreadable or not an object."""
+    try:
+        record = json.loads((out / RECORD_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # UnicodeDecodeError and JSON errors are ValueErrors
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def record_status(out: Path) -> str | None:
+    """The ``"status"`` of ``out/run.json``: ``None`` without one, ``"unreadable"`` for a file
+    that is not a JSON object, ``"unknown"`` for one without a status."""
+    if not (out / RECORD_FILE).is_file():
+        return None
+    record = _read_json(out)
+    return "unreadable" if record is None else str(record.get("status", "unknown"))
+
+
 def previous_failure(out: Path) -> str | None:
     """``"<status> at epoch N: <error>"`` when ``out/run.json`` records a failed, diverged or
     interrupted run, else ``None``."""
-    try:
-        record = json.loads((out / RECORD_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(record, dict) or record.get("status") not in ("failed", "diverged", "interrupted"):
+    record = _read_json(out)
+    if record is None or record.get("status") not in ("failed", "diverged", "interrupted"):
         return None
     epoch = record.get("failed_at_epoch")
     where = f" at epoch {epoch}" if epoch is not None else ""
