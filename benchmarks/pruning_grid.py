@@ -59,9 +59,10 @@ def main(argv=None) -> int:
     p.add_argument("--fractions", default="0.1,0.2,0.3")
     p.add_argument("--methods", default=",".join(PRUNING), help="pruning methods (run per fraction)")
     p.add_argument("--baselines", default=",".join(BASELINES), help="methods run once (no fraction)")
+    p.add_argument("--device", default=BASE["train.device"], help="torch device of every cell (cpu, cuda, cuda:1)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    base = load_config(None, {**BASE, "data.data_dir": args.data_dir})
+    base = load_config(None, {**BASE, "train.device": args.device, "data.data_dir": args.data_dir})
     base = replace(base, train=replace(base.train, progress=False))
     common = dict(
         backbones=args.backbones.split(","), noise=[parse_noise(s) for s in args.noise.split(",")],
