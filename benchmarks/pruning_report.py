@@ -6,7 +6,8 @@ Rows: mean ± std over seeds of test Recall@20 / NDCG@20 (epoch chosen on valida
 of the same noise, backbone and seeds, the detection AUC (pruning scores: ``method_summary``; ELR:
 ``1 - target``; PLD: keep-probability AUC, T-CE, R-CE: weight AUC, BPR/NBPO: loss AUC, at the best
 epoch, from the run's diagnostics), the noisy share of the rows trained on, and the wall time
-of the run including the scoring pass.
+of the run including the scoring pass, per device the row's cells ran on (``157 / 56 (cpu / cuda)``:
+the CPU cells ran one thread each, the CUDA cells 14 processes to one GPU; compare within a device).
 """
 
 from __future__ import annotations
@@ -60,6 +61,27 @@ def _fmt(values: list[float]) -> str:
     return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
 
 
+def _times(recs: list[dict]) -> list[tuple[str, float, float | None]]:
+    """``(device, mean wall seconds, mean scoring seconds or None)`` per device the cells ran on, cpu first.
+
+    Times are compared within a device only: the H200 cells shared one GPU between 14 processes.
+    """
+    by_device: dict[str, list[dict]] = {}
+    for r in recs:
+        by_device.setdefault(str(r.get("device", "cpu")).split(":")[0], []).append(r)
+    out = []
+    for device in sorted(by_device, key=lambda d: (d != "cpu", d)):
+        group = by_device[device]
+        scoring = [x for r in group if (x := ((r.get("method_summary") or {}).get("sampler") or {}).get("scoring_seconds")) is not None]
+        out.append((device, statistics.mean(r["time_seconds"] for r in group), statistics.mean(scoring) if scoring else None))
+    return out
+
+
+def _devices(times: list[tuple[str, float, float | None]]) -> str:
+    """`` (cpu / cuda)`` after a time that is not CPU-only; nothing for CPU-only cells."""
+    return "" if [d for d, _, _ in times] == ["cpu"] else f" ({' / '.join(d for d, _, _ in times)})"
+
+
 def table(cells: dict) -> str:
     lines = [
         "| noise | backbone | method | pruned | seeds | Recall@20 | Δ | NDCG@20 | Δ | detection AUC | noisy share trained | time (s) | of which scoring |",
@@ -81,10 +103,9 @@ def table(cells: dict) -> str:
         shares = [d[1] for d in det if d[1] is not None]
         row.append(f"{statistics.mean(aucs):.3f} ({det[0][2]})" if aucs else "–")
         row.append(f"{statistics.mean(shares):.3f}" if shares else "–")
-        row.append(f"{statistics.mean(r['time_seconds'] for r in recs):.0f}")
-        scoring = [((r.get("method_summary") or {}).get("sampler") or {}).get("scoring_seconds") for r in recs]
-        scoring = [s for s in scoring if s is not None]
-        row.append(f"{statistics.mean(scoring):.0f}" if scoring else "")
+        times = _times(recs)
+        row.append(" / ".join(f"{t:.0f}" for _, t, _ in times) + _devices(times))
+        row.append(" / ".join(f"{sc:.0f}" for _, _, sc in times if sc is not None))
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 
@@ -117,9 +138,9 @@ def summary(cells: dict, fraction: float = 0.2) -> str:
             row += [_fmt([r["test_metrics"][metric] for r in recs]), "–" if method == "bpr" else _delta(cells, key, metric)[0]]
         aucs = [a for r in recs if (a := _detection(r)[0]) is not None]
         row.append(f"{statistics.mean(aucs):.3f}" if aucs else "–")
-        scoring = [x for r in recs if (x := ((r.get("method_summary") or {}).get("sampler") or {}).get("scoring_seconds")) is not None]
-        time = f"{statistics.mean(r['time_seconds'] for r in recs):.0f}" if recs else "–"
-        row.append(time + (f", {statistics.mean(scoring):.0f}" if scoring else ""))
+        times = _times(recs)
+        cells_ = [f"{t:.0f}" + (f", {sc:.0f}" if sc is not None else "") for _, t, sc in times]
+        row.append(" / ".join(cells_) + _devices(times) if recs else "–")
         for noise, backbone in (("natural", "mf"), ("injected-0.2", "lightgcn")):
             other = (noise, backbone, method, f)
             if method == "bpr":
