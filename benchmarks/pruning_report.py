@@ -139,8 +139,8 @@ def summary(cells: dict, fraction: float = 0.2) -> str:
         aucs = [a for r in recs if (a := _detection(r)[0]) is not None]
         row.append(f"{statistics.mean(aucs):.3f}" if aucs else "–")
         times = _times(recs)
-        cells_ = [f"{t:.0f}" + (f", {sc:.0f}" if sc is not None else "") for _, t, sc in times]
-        row.append(" / ".join(cells_) + _devices(times) if recs else "–")
+        parts = [f"{t:.0f}" + (f", {sc:.0f}" if sc is not None else "") for _, t, sc in times]
+        row.append(" / ".join(parts) + _devices(times) if recs else "–")
         for noise, backbone in (("natural", "mf"), ("injected-0.2", "lightgcn"), ("natural", "lightgcn")):
             other = (noise, backbone, method, f)
             if method == "bpr":
